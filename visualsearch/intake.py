@@ -1,0 +1,120 @@
+"""Image intake: every photo, catalogue or query, enters through ``image_intake``.
+
+It reads the whole file (a truncated or corrupt file fails here, not later in the worker), enforces
+format and size limits before decoding pixels (decompression bombs), applies the EXIF orientation, flattens
+transparency on white, re-encodes to a fresh JPEG (which drops EXIF, GPS, XMP, ICC and comments) and makes a
+thumbnail. Query photos go through exactly this path too, so they are preprocessed like catalogue photos.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from .errors import ErrorCode, ImageRejected
+
+ALLOWED_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "MPO": "JPEG"}  # MPO: phone JPEGs with a depth map
+try:  # HEIC photos from iPhones, when pillow-heif is installed
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    ALLOWED_FORMATS["HEIF"] = "HEIC"
+except ImportError:  # pragma: no cover - optional
+    pass
+
+JPEG_QUALITY = 90
+THUMBNAIL_SIDE = 400
+MIN_SIDE = 16
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+@dataclass(frozen=True)
+class IntakeLimits:
+    max_bytes: int = 25 * 1024 * 1024
+    max_pixels: int = 40_000_000
+    stored_max_side: int = 2048
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    image: Image.Image
+    """The decoded, oriented, flattened RGB picture as stored (after any downscale)."""
+    jpeg: bytes
+    thumbnail_jpeg: bytes
+    width: int
+    height: int
+    content_hash: str
+    """sha256 of the stored JPEG: the same upload twice gives the same hash."""
+    source_format: str
+
+
+def _encode_jpeg(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    # No exif=, no icc_profile=, no comment=: the new file carries pixels only.
+    image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
+    return out.getvalue()
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        image = image.convert("RGBA")
+        background = Image.new("RGB", image.size, (255, 255, 255))
+        background.paste(image, mask=image.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+def image_intake(data: bytes, *, limits: IntakeLimits = IntakeLimits()) -> IntakeResult:
+    if not data:
+        raise ImageRejected(ErrorCode.IMAGE_EMPTY)
+    if len(data) > limits.max_bytes:
+        raise ImageRejected(ErrorCode.IMAGE_TOO_LARGE, limit_mb=limits.max_bytes // (1024 * 1024))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            probe = Image.open(io.BytesIO(data))
+        except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning, OSError,
+                ValueError, SyntaxError):
+            raise ImageRejected(ErrorCode.IMAGE_UNREADABLE) from None
+        source_format = probe.format or "unknown"
+        if source_format not in ALLOWED_FORMATS:
+            raise ImageRejected(ErrorCode.IMAGE_FORMAT_REFUSED, format=source_format)
+        width, height = probe.size
+        # Checked from the header, before a single pixel is decoded: a bomb never allocates its buffer.
+        if width * height > limits.max_pixels:
+            raise ImageRejected(ErrorCode.IMAGE_TOO_MANY_PIXELS, pixels=width * height, limit=limits.max_pixels)
+        if min(width, height) < MIN_SIDE:
+            raise ImageRejected(ErrorCode.IMAGE_TOO_SMALL, min_side=MIN_SIDE)
+        try:
+            probe.seek(0)  # animated files: the first frame is the picture
+            probe.load()
+            image = ImageOps.exif_transpose(probe)
+            image = _flatten(image)
+        except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombWarning,
+                Image.DecompressionBombError):
+            raise ImageRejected(ErrorCode.IMAGE_TRUNCATED) from None
+    if max(image.size) > limits.stored_max_side:
+        image.thumbnail((limits.stored_max_side, limits.stored_max_side), Image.Resampling.LANCZOS)
+    jpeg = _encode_jpeg(image)
+    thumb = image.copy()
+    thumb.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
+    return IntakeResult(
+        image=image,
+        jpeg=jpeg,
+        thumbnail_jpeg=_encode_jpeg(thumb),
+        width=image.width,
+        height=image.height,
+        content_hash=hashlib.sha256(jpeg).hexdigest(),
+        source_format=source_format,
+    )
+
+
+def stored_image_open(data: bytes) -> Image.Image:
+    """Decode a file that intake stored (catalogue images, read back by the worker)."""
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image.convert("RGB")

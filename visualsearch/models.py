@@ -1,0 +1,57 @@
+from django.db import models
+from pgvector.django import HalfVectorField
+
+
+class EmbeddingStatus(models.TextChoices):
+    PENDING = "pending", "pending"
+    READY = "ready", "ready"
+    FAILED = "failed", "failed"
+
+
+class ImageEmbedding(models.Model):
+    """One row per (image, model key): the work item and, once ready, the vector.
+
+    The vector column has no fixed dimension so several model keys can live side by side; each key gets
+    its own partial HNSW index on ``vector::halfvec(<dimension>)`` (see ``querysets.hnsw_index_sql``).
+    """
+
+    image = models.ForeignKey("catalog.ProductImage", on_delete=models.CASCADE, related_name="embeddings")
+    model_key = models.CharField(max_length=64)
+    status = models.CharField(max_length=10, choices=EmbeddingStatus.choices, default=EmbeddingStatus.PENDING)
+    vector = HalfVectorField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["image", "model_key"], name="imageembedding_one_per_image_and_key"),
+            models.CheckConstraint(
+                condition=~models.Q(status="ready") | models.Q(vector__isnull=False),
+                name="imageembedding_ready_has_vector",
+            ),
+        ]
+        indexes = [models.Index(fields=["model_key", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.model_key} for image {self.image_id}: {self.status}"
+
+
+class ModelVersion(models.Model):
+    """A registered embedding model key; exactly one is active for search."""
+
+    key = models.CharField(max_length=64, unique=True)
+    is_active = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["is_active"], condition=models.Q(is_active=True), name="one_active_model"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key + (" (active)" if self.is_active else "")

@@ -1,0 +1,126 @@
+"""Reads with business rules: the active model, photo search and product-level ranking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+from django.conf import settings
+
+from catalog.models import Category, Product, ProductImage
+
+from . import querysets
+from .embedding import embedder_for, spec_for
+from .intake import IntakeLimits, image_intake, stored_image_open
+from .models import EmbeddingStatus, ImageEmbedding, ModelVersion
+
+
+def active_model_key() -> str:
+    """The key search uses now: the active ModelVersion, else the VISUALSEARCH_MODEL setting."""
+    key = ModelVersion.objects.filter(is_active=True).values_list("key", flat=True).first()
+    return key or settings.VISUALSEARCH_MODEL
+
+
+def intake_limits() -> IntakeLimits:
+    return IntakeLimits(
+        max_bytes=settings.VISUALSEARCH_MAX_UPLOAD_BYTES,
+        max_pixels=settings.VISUALSEARCH_MAX_PIXELS,
+        stored_max_side=settings.VISUALSEARCH_STORED_MAX_SIDE,
+    )
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    category: Category | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class ProductMatch:
+    product: Product
+    image: ProductImage
+    similarity: float
+    """Cosine similarity of the query and the product's best-matching image (1.0 = same direction)."""
+
+
+def _category_ids(category: Category | None) -> list[int] | None:
+    if category is None:
+        return None
+    ids, frontier = [category.id], [category.id]
+    while frontier:  # a shop's category tree is small and shallow: one query per level
+        frontier = list(Category.objects.filter(parent_id__in=frontier).values_list("id", flat=True))
+        ids.extend(frontier)
+    return ids
+
+
+def products_near_vector(
+    *,
+    vector: np.ndarray,
+    model_key: str,
+    filters: SearchFilters = SearchFilters(),
+    limit: int = 24,
+    exclude_product_id: int | None = None,
+) -> list[ProductMatch]:
+    """Products ranked by their best-matching image; one entry per product, published products only."""
+    spec = spec_for(model_key)
+    # Oversample images so that products with several images still fill ``limit`` product slots.
+    hits = querysets.knn_images(
+        vector=vector,
+        model_key=model_key,
+        dimension=spec.dimension,
+        limit=limit * 4 + 8,
+        category_ids=_category_ids(filters.category),
+        min_price=filters.min_price,
+        max_price=filters.max_price,
+        exclude_product_id=exclude_product_id,
+        ef_search=settings.VISUALSEARCH_EF_SEARCH,
+    )
+    best: dict[int, querysets.ImageHit] = {}
+    for hit in hits:
+        best.setdefault(hit.product_id, hit)
+    chosen = list(best.values())[:limit]
+    images = ProductImage.objects.select_related("product").in_bulk([hit.image_id for hit in chosen])
+    return [
+        ProductMatch(product=images[hit.image_id].product, image=images[hit.image_id], similarity=1.0 - hit.distance)
+        for hit in chosen
+        if hit.image_id in images
+    ]
+
+
+def photo_embed(data: bytes, *, model_key: str | None = None) -> tuple[str, np.ndarray]:
+    """A shopper's photo to a vector, through the same intake and preprocessing as catalogue images.
+
+    Raises ImageRejected for files that are not acceptable photos. Nothing is written anywhere.
+    """
+    model_key = model_key or active_model_key()
+    intake = image_intake(data, limits=intake_limits())
+    picture = stored_image_open(intake.jpeg)  # exactly what the worker reads back for a catalogue image
+    vector = embedder_for(model_key, settings.VISUALSEARCH_DEVICE).embed([picture])[0]
+    return model_key, vector
+
+
+def products_similar_to_product(*, product: Product, limit: int = 8) -> list[ProductMatch]:
+    """Visually similar published products, from the vector of the product's first embedded image."""
+    model_key = active_model_key()
+    row = (
+        ImageEmbedding.objects.filter(image__product=product, model_key=model_key, status=EmbeddingStatus.READY)
+        .order_by("image__position", "image_id")
+        .values_list("vector", flat=True)
+        .first()
+    )
+    if row is None:
+        return []
+    return products_near_vector(
+        vector=np.asarray(row.to_list(), dtype=np.float32),
+        model_key=model_key,
+        limit=limit,
+        exclude_product_id=product.id,
+    )
+
+
+def embedding_status_for_images(image_ids: list[int]) -> dict[int, ImageEmbedding]:
+    model_key = active_model_key()
+    rows = ImageEmbedding.objects.filter(image_id__in=image_ids, model_key=model_key)
+    return {row.image_id: row for row in rows}

@@ -1,0 +1,193 @@
+"""Writes with side effects: request, compute and reconcile image embeddings.
+
+The database is the source of truth: an ``ImageEmbedding`` row in status ``pending`` is work to do. Celery
+messages only say "look at these rows now"; the reconciler re-sends what a lost message or a dead worker left.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from catalog.models import ProductImage
+
+from .embedding import embedder_for, spec_for
+from .intake import stored_image_open
+from .models import EmbeddingStatus, ImageEmbedding, ModelVersion
+from .querysets import hnsw_index_sql
+from .selectors import active_model_key
+
+logger = logging.getLogger(__name__)
+
+
+def _chunks(ids: list[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def embeddings_enqueue(embedding_ids: list[int]) -> None:
+    """Send the ids to the workers in batches, once the current transaction has committed."""
+    from .tasks import embeddings_compute_task
+
+    ids = sorted(set(embedding_ids))
+    if not ids:
+        return
+
+    def send() -> None:
+        ImageEmbedding.objects.filter(id__in=ids).update(enqueued_at=timezone.now())
+        for chunk in _chunks(ids, settings.VISUALSEARCH_BATCH_SIZE):
+            embeddings_compute_task.delay(chunk)
+
+    transaction.on_commit(send)
+
+
+def model_keys_to_embed() -> list[str]:
+    """Keys every new image needs: the active one, plus versions being backfilled."""
+    keys = set(ModelVersion.objects.values_list("key", flat=True))
+    keys.add(active_model_key())
+    return sorted(keys)
+
+
+def embeddings_request(
+    *, image_ids: list[int], model_keys: list[str] | None = None, enqueue: bool = True
+) -> list[int]:
+    """Create pending rows (existing rows are left alone) and enqueue the pending ones after commit.
+
+    Bulk callers pass enqueue=False and send the returned ids with ``embeddings_enqueue`` in one go, so
+    the worker gets full batches.
+    """
+    keys = model_keys or model_keys_to_embed()
+    ImageEmbedding.objects.bulk_create(
+        [ImageEmbedding(image_id=image_id, model_key=key) for image_id in image_ids for key in keys],
+        ignore_conflicts=True,
+    )
+    pending = list(
+        ImageEmbedding.objects.filter(
+            image_id__in=image_ids, model_key__in=keys, status=EmbeddingStatus.PENDING
+        ).values_list("id", flat=True)
+    )
+    if enqueue:
+        embeddings_enqueue(pending)
+    return pending
+
+
+def embeddings_requeue(*, image_ids: list[int]) -> int:
+    """Staff action: compute these images' vectors again for the active key (attempts start over)."""
+    key = active_model_key()
+    embeddings_request(image_ids=image_ids, model_keys=[key])
+    rows = ImageEmbedding.objects.filter(image_id__in=image_ids, model_key=key)
+    count = rows.update(status=EmbeddingStatus.PENDING, attempts=0, error="", claimed_at=None, vector=None)
+    embeddings_enqueue(list(rows.values_list("id", flat=True)))
+    return count
+
+
+def _claim(embedding_ids: list[int]) -> list[ImageEmbedding]:
+    """Mark the still-pending rows as taken by this worker, counting the attempt before any work.
+
+    The attempt is committed first, so a poison image that kills its worker still uses up its attempts.
+    SKIP LOCKED: two workers handed the same ids (a redelivered message) never take the same row at once.
+    """
+    lease_start = timezone.now() - timedelta(seconds=settings.VISUALSEARCH_CLAIM_LEASE_SECONDS)
+    with transaction.atomic():
+        rows = list(
+            ImageEmbedding.objects.select_for_update(skip_locked=True)
+            .filter(id__in=embedding_ids, status=EmbeddingStatus.PENDING)
+            .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=lease_start))
+            .filter(attempts__lt=settings.VISUALSEARCH_MAX_ATTEMPTS)
+        )
+        if rows:
+            ImageEmbedding.objects.filter(id__in=[r.id for r in rows]).update(
+                attempts=F("attempts") + 1, claimed_at=timezone.now()
+            )
+    return rows
+
+
+def _fail(row: ImageEmbedding, message: str) -> None:
+    ImageEmbedding.objects.filter(id=row.id, status=EmbeddingStatus.PENDING).update(
+        status=EmbeddingStatus.FAILED, error=message[:2000], claimed_at=None
+    )
+
+
+def embeddings_compute(*, embedding_ids: list[int]) -> dict[str, int]:
+    """Embed the pending rows among ``embedding_ids``, batched per model key. Safe to run twice."""
+    rows = _claim(embedding_ids)
+    done = failed = 0
+    by_key: dict[str, list[ImageEmbedding]] = {}
+    for row in rows:
+        by_key.setdefault(row.model_key, []).append(row)
+    images = ProductImage.objects.in_bulk([row.image_id for row in rows])
+    for key, key_rows in by_key.items():
+        pictures, ready_rows = [], []
+        for row in key_rows:
+            try:
+                with images[row.image_id].image.open("rb") as handle:
+                    pictures.append(stored_image_open(handle.read()))
+                ready_rows.append(row)
+            except Exception as error:  # a missing or unreadable stored file fails that image only
+                logger.warning("embedding %s: cannot read image %s: %s", row.id, row.image_id, error)
+                _fail(row, f"cannot read the stored image: {error}")
+                failed += 1
+        if not ready_rows:
+            continue
+        embedder = embedder_for(key, settings.VISUALSEARCH_DEVICE)
+        try:
+            vectors = embedder.embed(pictures)
+        except Exception as error:
+            logger.exception("embedding batch failed for key %s", key)
+            for row in ready_rows:
+                _fail(row, f"the model failed: {error}")
+            failed += len(ready_rows)
+            continue
+        with transaction.atomic():
+            for row, vector in zip(ready_rows, vectors, strict=True):
+                # status=pending in the filter: a row requeued or failed meanwhile is not overwritten.
+                ImageEmbedding.objects.filter(id=row.id, status=EmbeddingStatus.PENDING).update(
+                    vector=vector.tolist(), status=EmbeddingStatus.READY, error="", claimed_at=None
+                )
+        done += len(ready_rows)
+    return {"ready": done, "failed": failed, "skipped": len(embedding_ids) - len(rows)}
+
+
+def embeddings_reconcile() -> dict[str, int]:
+    """Re-send pending work that no worker holds; give up on rows that used all their attempts.
+
+    Runs from Celery beat. A row is stranded when its message was lost (Redis lost its data) or its
+    worker died mid-batch (claimed, lease expired).
+    """
+    now = timezone.now()
+    lease_start = now - timedelta(seconds=settings.VISUALSEARCH_CLAIM_LEASE_SECONDS)
+    # A message sent recently may still be waiting behind others in the queue: leave it its chance.
+    resend_before = now - timedelta(seconds=settings.VISUALSEARCH_RESEND_AFTER_SECONDS)
+    pending = ImageEmbedding.objects.filter(status=EmbeddingStatus.PENDING)
+    exhausted = pending.filter(attempts__gte=settings.VISUALSEARCH_MAX_ATTEMPTS).filter(
+        Q(claimed_at__isnull=True) | Q(claimed_at__lt=lease_start)
+    )
+    gave_up = exhausted.update(
+        status=EmbeddingStatus.FAILED,
+        error=f"gave up after {settings.VISUALSEARCH_MAX_ATTEMPTS} attempts (the worker died or timed out)",
+        claimed_at=None,
+    )
+    stranded = list(
+        pending.filter(attempts__lt=settings.VISUALSEARCH_MAX_ATTEMPTS)
+        .filter(
+            Q(claimed_at__isnull=True, enqueued_at__isnull=True)
+            | Q(claimed_at__isnull=True, enqueued_at__lt=resend_before)
+            | Q(claimed_at__lt=lease_start)
+        )
+        .values_list("id", flat=True)
+    )
+    embeddings_enqueue(stranded)
+    return {"requeued": len(stranded), "gave_up": gave_up}
+
+
+def embedding_index_ensure(*, model_key: str) -> None:
+    """Create the key's HNSW index if it is missing (idempotent)."""
+    spec = spec_for(model_key)
+    with connection.cursor() as cursor:
+        cursor.execute(hnsw_index_sql(model_key=model_key, dimension=spec.dimension))
