@@ -74,13 +74,14 @@ def _digest(text: str) -> int:
 
 def demo_csv_write(*, assets: Path, out: Path) -> int:
     """Write the demo catalogue's CSV (image paths relative to ``assets``); returns the number of products."""
-    rows = []
+    rows, seen = [], set()
     for path, ((low, high), chars) in DEPARTMENTS.items():
         department = path.split("/")[0]
         for char in dict.fromkeys(chars):  # keeps order, drops repeats
             asset = _asset_for(char, assets)
-            if asset is None:
+            if asset is None or char in seen:
                 continue
+            seen.add(char)
             name = _name(char)
             digest = _digest(name)
             price = Decimal(low + digest % (high - low + 1)) - Decimal("0.01")

@@ -122,28 +122,26 @@ def _import_row(row: ImportRow, report: ImportReport, *, first_of_sku: bool) -> 
         report.errors.append(f"line {row.line}: cannot read {row.image}: {error.strerror}")
         return
     try:
-        with transaction.atomic():
+        with transaction.atomic():  # a row whose photo is refused leaves no product behind
             category = category_get_or_create_path(path=row.category)
-            product_data = ProductData(
-                sku=row.sku,
-                name=row.name,
-                category=category,
-                price=row.price,
-                description=row.description,
-                stock_quantity=row.stock_quantity,
+            product, created = product_upsert_by_sku(
+                data=ProductData(
+                    sku=row.sku,
+                    name=row.name,
+                    category=category,
+                    price=row.price,
+                    description=row.description,
+                    stock_quantity=row.stock_quantity,
+                )
             )
-            if first_of_sku:
-                product, created = product_upsert_by_sku(data=product_data)
-                if created:
-                    report.products_created += 1
-                else:
-                    report.products_updated += 1
-            else:
-                product, _ = product_upsert_by_sku(data=product_data)
             image, added = product_image_add(product=product, data=data, alt_text=row.name, enqueue=False)
     except ImageRejected as error:
         report.errors.append(f"line {row.line}: {row.image.name}: {error.message}")
         return
+    if created:
+        report.products_created += 1
+    elif first_of_sku:
+        report.products_updated += 1
     if added:
         report.images_added += 1
         report.embedding_ids.extend(image.embeddings.filter(status="pending").values_list("id", flat=True))

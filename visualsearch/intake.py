@@ -52,6 +52,14 @@ class IntakeResult:
     source_format: str
 
 
+def _has_photo_signature(data: bytes) -> bool:
+    return (
+        data.startswith(b"\xff\xd8\xff")
+        or data.startswith(b"\x89PNG\r\n\x1a\n")
+        or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+    )
+
+
 def _encode_jpeg(image: Image.Image) -> bytes:
     out = io.BytesIO()
     # No exif=, no icc_profile=, no comment=: the new file carries pixels only.
@@ -77,16 +85,20 @@ def image_intake(data: bytes, *, limits: IntakeLimits = IntakeLimits()) -> Intak
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             probe = Image.open(io.BytesIO(data))
-        except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning, OSError,
-                ValueError, SyntaxError):
-            raise ImageRejected(ErrorCode.IMAGE_UNREADABLE) from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            # Pillow's own guard (from the header, far above our limit): same answer as ours below.
+            raise ImageRejected(ErrorCode.IMAGE_TOO_MANY_PIXELS, limit=limits.max_pixels) from None
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+            # A known signature that Pillow cannot open is a damaged photo, not a stranger file.
+            code = ErrorCode.IMAGE_TRUNCATED if _has_photo_signature(data) else ErrorCode.IMAGE_UNREADABLE
+            raise ImageRejected(code) from None
         source_format = probe.format or "unknown"
         if source_format not in ALLOWED_FORMATS:
             raise ImageRejected(ErrorCode.IMAGE_FORMAT_REFUSED, format=source_format)
         width, height = probe.size
         # Checked from the header, before a single pixel is decoded: a bomb never allocates its buffer.
         if width * height > limits.max_pixels:
-            raise ImageRejected(ErrorCode.IMAGE_TOO_MANY_PIXELS, pixels=width * height, limit=limits.max_pixels)
+            raise ImageRejected(ErrorCode.IMAGE_TOO_MANY_PIXELS, limit=limits.max_pixels)
         if min(width, height) < MIN_SIDE:
             raise ImageRejected(ErrorCode.IMAGE_TOO_SMALL, min_side=MIN_SIDE)
         try:
@@ -94,6 +106,7 @@ def image_intake(data: bytes, *, limits: IntakeLimits = IntakeLimits()) -> Intak
             probe.load()
             image = ImageOps.exif_transpose(probe)
             image = _flatten(image)
+            image.info = {}  # Pillow would write a carried-over comment, EXIF or ICC profile back out
         except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombWarning,
                 Image.DecompressionBombError):
             raise ImageRejected(ErrorCode.IMAGE_TRUNCATED) from None

@@ -113,7 +113,7 @@ def products_similar_to_product(*, product: Product, limit: int = 8) -> list[Pro
     if row is None:
         return []
     return products_near_vector(
-        vector=np.asarray(row.to_list(), dtype=np.float32),
+        vector=np.asarray(row, dtype=np.float32),
         model_key=model_key,
         limit=limit,
         exclude_product_id=product.id,

@@ -69,12 +69,14 @@ TEMPLATES = [
 # --- Database: external PostgreSQL when DATABASE_URL is set, otherwise the embedded one -------------
 if env("DATABASE_URL", default=""):
     DATABASES = {"default": env.db("DATABASE_URL")}
+    if env("SHOP_DB_NAME", default=""):
+        DATABASES["default"]["NAME"] = env("SHOP_DB_NAME")
 else:
     _pg = embedded.postgres_ensure(VAR_DIR)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.postgresql",
-            "NAME": _pg.database,
+            "NAME": env("SHOP_DB_NAME", default=_pg.database),  # the test worker names the test database
             "USER": _pg.user,
             "HOST": _pg.socket_dir,
         }
@@ -140,6 +142,8 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise serves from here once collectstatic has run
+WHITENOISE_USE_FINDERS = True  # and straight from static/ before that (dev, tests)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 STORAGES = {
@@ -151,6 +155,8 @@ STORAGES = {
 FILE_UPLOAD_MAX_MEMORY_SIZE = 26 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 26 * 1024 * 1024
 FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
+
+DEMO_ASSETS_DIR = Path(env("DEMO_ASSETS_DIR", default=str(BASE_DIR / "var" / "demo" / "package" / "assets")))
 
 # --- Shop ----------------------------------------------------------------------------------------------
 SHOP_CURRENCY = env("SHOP_CURRENCY", default="EUR")

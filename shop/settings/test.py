@@ -6,8 +6,6 @@ os.environ.setdefault("SHOP_REDIS_DB", "4")
 os.environ.setdefault("CELERY_QUEUE", "shop-test")
 
 from .base import *  # noqa: E402,F401,F403
-from .base import VAR_DIR  # noqa: E402
 
 DEBUG = False
-MEDIA_ROOT = VAR_DIR / "test-media"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests

@@ -12,7 +12,7 @@ class Command(BaseCommand):
     help = "Load the demo catalogue (Fluent Emoji 3D product pictures) unless products exist already."
 
     def add_arguments(self, parser):
-        parser.add_argument("--assets", type=Path, default=settings.VAR_DIR / "demo" / "package" / "assets")
+        parser.add_argument("--assets", type=Path, default=settings.DEMO_ASSETS_DIR)
         parser.add_argument("--force", action="store_true", help="import even if the shop has products")
 
     def handle(self, *args, assets: Path, force: bool, **options):

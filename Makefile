@@ -1,0 +1,47 @@
+# Two commands for a newcomer: `make run` and `make test`. Everything they need is installed here.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO_PKG := @lobehub/fluent-emoji-3d@1.1.0
+DEMO_DIR := var/demo/package/assets
+
+.PHONY: install run test bench eval demo-assets browser stop clean
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	# torch first, pinned, so no other package can pull a different build
+	$(PY) -m pip install --quiet torch==2.14.1 torchvision==0.29.1
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(STAMP)
+
+$(DEMO_DIR):
+	mkdir -p var/demo
+	cd var/demo && npm pack --silent $(DEMO_PKG) >/dev/null && tar xzf lobehub-fluent-emoji-3d-*.tgz
+	test -d $(DEMO_DIR)
+
+demo-assets: $(DEMO_DIR)
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+run: install demo-assets
+	$(PY) manage.py runshop
+
+test: install demo-assets browser
+	$(PY) -m pytest
+
+bench: install demo-assets
+	$(PY) bench/ingest_search.py
+
+eval: install
+	$(PY) manage.py evaluate_retrieval --protocol A
+	$(PY) manage.py evaluate_retrieval --protocol C
+
+stop:
+	$(PY) -m shop.embedded stop
+
+clean: stop
+	rm -rf var

@@ -1,0 +1,76 @@
+import csv
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from catalog.models import Category, Product, ProductImage
+from conftest import photo_bytes
+from visualsearch.models import ImageEmbedding
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def folder(tmp_path):
+    (tmp_path / "red.jpg").write_bytes(photo_bytes(colour=(200, 0, 0)))
+    (tmp_path / "red-back.png").write_bytes(photo_bytes(colour=(150, 0, 0), fmt="PNG", shape="rect"))
+    (tmp_path / "blue.webp").write_bytes(photo_bytes(colour=(0, 0, 200), fmt="WEBP"))
+    (tmp_path / "broken.jpg").write_bytes(photo_bytes()[:300])
+    rows = [
+        ("R1", "Red Mug", "Home/Kitchen", "12.50", "A red mug", "red.jpg"),
+        ("R1", "Red Mug", "Home/Kitchen", "12.50", "A red mug", "red-back.png"),
+        ("B1", "Blue Bowl", "Home/Kitchen", "8.00", "", "blue.webp"),
+        ("X1", "Broken", "Home", "1.00", "", "broken.jpg"),
+        ("X2", "Missing", "Home", "1.00", "", "nope.jpg"),
+        ("X3", "Bad price", "Home", "cheap", "", "red.jpg"),
+    ]
+    with (tmp_path / "products.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["sku", "name", "category", "price", "description", "image"])
+        writer.writerows(rows)
+    return tmp_path
+
+
+def _run(folder, **kwargs):
+    out, err = StringIO(), StringIO()
+    call_command("import_catalog", str(folder), csv=folder / "products.csv", no_progress=True, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_import_creates_products_images_and_pending_embeddings(folder):
+    out, err = _run(folder)
+
+    assert "products: 2 created, 0 updated; images: 3 added, 0 unchanged; 3 skipped; 3 queued" in out
+    assert "line 5: broken.jpg: The picture is damaged" in err
+    assert "line 6: cannot read" in err and "line 7: price 'cheap' is not a price" in err
+    mug = Product.objects.get(sku="R1")
+    assert (mug.name, mug.price, mug.category.name, mug.category.parent.name) == ("Red Mug", Decimal("12.50"), "Kitchen", "Home")
+    assert list(mug.images.values_list("position", flat=True)) == [0, 1]
+    assert ImageEmbedding.objects.filter(status="pending").count() == 3
+
+
+def test_import_twice_creates_nothing_new(folder):
+    _run(folder)
+    counts = (Product.objects.count(), ProductImage.objects.count(), ImageEmbedding.objects.count(), Category.objects.count())
+
+    out, _ = _run(folder)
+
+    assert "products: 0 created, 2 updated; images: 0 added, 3 unchanged" in out
+    assert (Product.objects.count(), ProductImage.objects.count(), ImageEmbedding.objects.count(), Category.objects.count()) == counts
+
+
+def test_import_without_csv_uses_file_and_folder_names(tmp_path):
+    (tmp_path / "lamps").mkdir()
+    (tmp_path / "lamps" / "desk_lamp.jpg").write_bytes(photo_bytes())
+    call_command("import_catalog", str(tmp_path), no_progress=True, stdout=StringIO(), stderr=StringIO())
+    product = Product.objects.get()
+    assert (product.sku, product.name, product.category.name) == ("lamps-desk_lamp", "Desk Lamp", "Lamps")
+
+
+def test_csv_without_required_columns_is_refused_before_anything_is_written(tmp_path):
+    (tmp_path / "products.csv").write_text("sku,name\nA,B\n")
+    with pytest.raises(CommandError, match="price"):
+        _run(tmp_path)
+    assert Product.objects.count() == 0

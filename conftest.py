@@ -1,0 +1,120 @@
+"""Fixtures shared by every app's tests: real PostgreSQL + pgvector, real Redis, a real Celery worker."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from PIL import Image
+
+PROJECT_DIR = Path(__file__).resolve().parent
+pytest_plugins = ["visualsearch.tests.fixtures"]
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    """Each test stores uploads in its own folder, so a test can list exactly what was written."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MEDIA_ROOT.mkdir()
+    yield settings.MEDIA_ROOT
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+def media_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def photo_bytes(
+    *, size=(320, 240), colour=(200, 40, 40), fmt="JPEG", shape: str = "circle", **save_kwargs
+) -> bytes:
+    """A small synthetic product photo: a coloured shape on a light background."""
+    from PIL import ImageDraw
+
+    image = Image.new("RGB", size, (245, 245, 240))
+    draw = ImageDraw.Draw(image)
+    w, h = size
+    box = (w // 5, h // 5, 4 * w // 5, 4 * h // 5)
+    if shape == "circle":
+        draw.ellipse(box, fill=colour)
+    else:
+        draw.rectangle(box, fill=colour)
+    out = io.BytesIO()
+    image.save(out, fmt, **save_kwargs)
+    return out.getvalue()
+
+
+def demo_asset_bytes(name: str) -> bytes:
+    """A real product picture from the demo catalogue package (fetched by `make demo-assets`)."""
+    path = settings.DEMO_ASSETS_DIR / name
+    if not path.exists():
+        pytest.fail(f"{path} is missing: run `make demo-assets` (make test does it)")
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real Celery worker in its own process, on the test database, the test queue and a shared media folder."""
+    from django.db import connection
+
+    from shop.celery import app
+
+    with django_db_blocker.unblock():
+        db_name = connection.settings_dict["NAME"]
+    media_root = tmp_path_factory.mktemp("worker-media")
+    app.control.purge()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "shop.settings.test",
+        "SHOP_DB_NAME": db_name,
+        "MEDIA_ROOT": str(media_root),
+    }
+    log = open(settings.VAR_DIR / "test-worker.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "shop", "worker", "--loglevel", "INFO", "--concurrency", "1",
+         "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--hostname", f"test-{os.getpid()}@%h", "--without-mingle",
+         "--without-gossip"],
+        cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while not app.control.ping(timeout=0.5):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("the Celery worker did not start; see var/test-worker.log")
+    process.media_root = media_root
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.fixture
+def celery_worker(celery_worker_process, settings, transactional_db):
+    """Use in end-to-end tests: committed data, and uploads stored where the worker reads them."""
+    settings.MEDIA_ROOT = celery_worker_process.media_root
+    return celery_worker_process
+
+
+def wait_for(predicate, *, timeout: float = 60.0, interval: float = 0.2, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")

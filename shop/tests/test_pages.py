@@ -1,0 +1,68 @@
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from conftest import demo_asset_bytes, media_files, photo_bytes
+from visualsearch.tests.fixtures import query_copy
+
+pytestmark = pytest.mark.django_db
+
+
+def test_home_category_and_product_pages(client, catalogue):
+    shoe = catalogue["Athletic Shoe"]
+
+    home = client.get("/")
+    assert home.status_code == 200 and "Athletic Shoe" in home.content.decode()
+
+    page = client.get(shoe.category.get_absolute_url()).content.decode()
+    assert "Hiking Boot" in page and "Teapot" not in page
+
+    product = client.get(shoe.get_absolute_url())
+    assert product.status_code == 200
+    similar = [m.product.name for m in product.context["similar"]]
+    assert len(similar) == 7 and "Athletic Shoe" not in similar
+    assert 'alt="Athletic Shoe"' in product.content.decode()
+
+
+def test_photo_search_page_post_redirects_to_results_and_keeps_no_photo(client, catalogue, _media_root):
+    upload = SimpleUploadedFile("q.jpg", query_copy(demo_asset_bytes("1fad6.webp")), content_type="image/jpeg")
+
+    response = client.post("/search/photo/", {"image": upload})
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/search/photo/?q=")
+    assert media_files(_media_root) == [p for p in media_files(_media_root) if "products/" in str(p)]
+    files_before = len(media_files(_media_root))
+
+    results = client.get(response["Location"])
+    assert results.status_code == 200
+    assert results.context["results"][0].product.name == "Teapot"
+    assert len(media_files(_media_root)) == files_before
+
+    # the same query, narrowed by price, without uploading again
+    narrowed = client.get(response["Location"] + "&max_price=20")
+    names = [m.product.name for m in narrowed.context["results"]]
+    assert names[0] == "Hot Beverage" and "Teapot" not in names
+
+
+def test_photo_search_page_explains_a_bad_file(client, catalogue):
+    response = client.post("/search/photo/", {"image": SimpleUploadedFile("x.jpg", b"hello", content_type="image/jpeg")})
+    assert response.status_code == 400
+    assert "not a picture we can read" in response.content.decode()
+
+
+def test_photo_search_page_without_a_photo(client, catalogue):
+    response = client.post("/search/photo/", {})
+    assert response.status_code == 400
+    assert "No photo was sent" in response.content.decode()
+
+
+def test_expired_query_asks_for_the_photo_again(client, db):
+    response = client.get("/search/photo/?q=doesnotexist")
+    assert response.status_code == 200
+    assert "expired" in response.content.decode()
+
+
+def test_text_search(client, catalogue):
+    response = client.get("/search/?q=apple")
+    names = sorted(p.name for p in response.context["page"])
+    assert names == ["Green Apple", "Red Apple"]

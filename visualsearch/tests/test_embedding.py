@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageOps
+
+from visualsearch.embedding import DEFAULT_MODEL_KEY, REGISTRY, Embedder, embedder_for, spec_for
+
+
+def _picture(colour=(200, 40, 40)) -> Image.Image:
+    image = Image.new("RGB", (300, 260), (245, 245, 240))
+    image.paste(colour, (60, 50, 240, 210))
+    return image
+
+
+def test_default_model_gives_unit_1280d_vectors():
+    vectors = embedder_for(DEFAULT_MODEL_KEY).embed([_picture(), _picture((20, 160, 40))])
+
+    assert vectors.shape == (2, 1280)
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), [1.0, 1.0], rtol=1e-5)
+
+
+def test_same_picture_same_vector_and_batch_matches_single():
+    embedder = embedder_for(DEFAULT_MODEL_KEY)
+    single = embedder.embed([_picture()])[0]
+    batch = embedder.embed([_picture((20, 160, 40)), _picture()])[1]
+    np.testing.assert_allclose(single, batch, atol=1e-5)
+
+
+def test_similar_pictures_are_closer_than_different_ones():
+    embedder = embedder_for(DEFAULT_MODEL_KEY)
+    red, red_shifted, green = embedder.embed(
+        [_picture(), ImageOps.mirror(_picture()).rotate(3, fillcolor=(245, 245, 240)), _picture((20, 160, 40))]
+    )
+    assert float(red @ red_shifted) > float(red @ green)
+
+
+def test_preprocessing_comes_from_the_spec():
+    spec = spec_for(DEFAULT_MODEL_KEY)
+    tensor = spec.preprocessing(Image.new("RGB", (640, 480), (255, 255, 255)))
+    assert tuple(tensor.shape) == (3, 224, 224)
+    # white, normalised with the ImageNet statistics of the spec
+    assert torch.allclose(tensor[:, 0, 0], torch.tensor([(1 - m) / s for m, s in zip(spec.preprocessing.mean, spec.preprocessing.std)]))
+
+
+@pytest.mark.parametrize("key", ["resnet50-v2-avg-224", "convnext-tiny-224"])
+def test_download_backends_build_without_weights(key):
+    # The real loading code, minus the download: the architecture and head surgery are exercised.
+    spec = spec_for(key)
+    assert spec.offline is False
+    vectors = Embedder(spec, pretrained=False).embed([_picture()])
+    assert vectors.shape == (1, spec.dimension)
+
+
+def test_unknown_key_names_the_known_ones():
+    with pytest.raises(KeyError, match=DEFAULT_MODEL_KEY):
+        spec_for("no-such-model")
+
+
+def test_every_spec_key_is_unique_and_offline_default_exists():
+    assert REGISTRY[DEFAULT_MODEL_KEY].offline is True
+    assert all(key == spec.key for key, spec in REGISTRY.items())

@@ -1,0 +1,99 @@
+import io
+
+import pytest
+from PIL import Image
+
+from conftest import photo_bytes
+from visualsearch.errors import ErrorCode, ImageRejected
+from visualsearch.intake import IntakeLimits, image_intake
+
+
+def _rejected(data: bytes, limits: IntakeLimits = IntakeLimits()) -> ErrorCode:
+    with pytest.raises(ImageRejected) as caught:
+        image_intake(data, limits=limits)
+    return caught.value.code
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_accepted_formats_are_reencoded_to_jpeg(fmt):
+    result = image_intake(photo_bytes(size=(320, 240), fmt=fmt))
+
+    stored = Image.open(io.BytesIO(result.jpeg))
+    assert stored.format == "JPEG"
+    assert (result.width, result.height) == (320, 240) == stored.size
+    assert max(Image.open(io.BytesIO(result.thumbnail_jpeg)).size) <= 400
+    assert len(result.content_hash) == 64
+
+
+def test_exif_orientation_is_applied_and_all_metadata_dropped():
+    image = Image.new("RGB", (300, 100), (10, 120, 200))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    exif[0x010F] = "SecretCam"  # Make
+    exif[0x8825] = {1: "N", 2: (48.0, 51.0, 29.0)}  # GPS IFD
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif, comment=b"private comment")
+
+    result = image_intake(out.getvalue())
+
+    stored = Image.open(io.BytesIO(result.jpeg))
+    assert stored.size == (100, 300)  # portrait, as the camera meant it
+    assert dict(stored.getexif()) == {}
+    assert "comment" not in stored.info and "exif" not in stored.info and "icc_profile" not in stored.info
+    assert b"SecretCam" not in result.jpeg and b"private comment" not in result.jpeg
+
+
+def test_transparency_is_flattened_on_white():
+    image = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+
+    result = image_intake(out.getvalue())
+
+    assert result.image.getpixel((5, 5)) == (255, 255, 255)
+
+
+def test_large_photos_are_stored_downscaled():
+    result = image_intake(photo_bytes(size=(3000, 1500)), limits=IntakeLimits(stored_max_side=1000))
+    assert (result.width, result.height) == (1000, 500)
+
+
+def test_same_upload_gives_same_hash():
+    data = photo_bytes()
+    assert image_intake(data).content_hash == image_intake(data).content_hash
+
+
+def test_truncated_jpeg_is_refused():
+    data = photo_bytes(size=(400, 400))
+    assert _rejected(data[: len(data) // 2]) == ErrorCode.IMAGE_TRUNCATED
+
+
+def test_text_file_is_refused():
+    assert _rejected(b"<html><body>hello</body></html>") == ErrorCode.IMAGE_UNREADABLE
+
+
+def test_empty_file_is_refused():
+    assert _rejected(b"") == ErrorCode.IMAGE_EMPTY
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "TIFF", "BMP"])
+def test_other_formats_are_refused_by_name(fmt):
+    error = pytest.raises(ImageRejected, image_intake, photo_bytes(fmt=fmt)).value
+    assert error.code == ErrorCode.IMAGE_FORMAT_REFUSED
+    assert fmt in error.message
+
+
+def test_decompression_bomb_is_refused_from_its_header():
+    # 20000 x 20000 = 400 MP declared; the PNG itself is tiny because it is all one colour.
+    out = io.BytesIO()
+    Image.new("1", (20000, 20000)).save(out, "PNG")
+    assert len(out.getvalue()) < 200_000
+    assert _rejected(out.getvalue()) == ErrorCode.IMAGE_TOO_MANY_PIXELS
+
+
+def test_file_over_the_byte_limit_is_refused():
+    assert _rejected(photo_bytes(), IntakeLimits(max_bytes=100)) == ErrorCode.IMAGE_TOO_LARGE
+
+
+def test_tiny_picture_is_refused():
+    assert _rejected(photo_bytes(size=(8, 8), fmt="PNG")) == ErrorCode.IMAGE_TOO_SMALL

@@ -1,0 +1,98 @@
+"""Embedding work items: computed in-process here with the real model; the worker process is in shop/tests."""
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.utils import timezone
+
+from catalog.services import product_image_add
+from catalog.tests.factories import ProductFactory
+from conftest import photo_bytes
+from visualsearch.embedding import embedder_for
+from visualsearch.intake import image_intake, stored_image_open
+from visualsearch.models import ImageEmbedding
+from visualsearch.services import embeddings_compute, embeddings_reconcile, embeddings_requeue
+
+pytestmark = pytest.mark.django_db
+
+
+def _image_with_row(**photo):
+    image, _ = product_image_add(product=ProductFactory(), data=photo_bytes(**photo))
+    return image, ImageEmbedding.objects.get(image=image)
+
+
+def test_compute_stores_the_vector_of_the_stored_file():
+    image, row = _image_with_row()
+
+    assert embeddings_compute(embedding_ids=[row.id]) == {"ready": 1, "failed": 0, "skipped": 0}
+
+    row.refresh_from_db()
+    assert (row.status, row.attempts, row.error, row.claimed_at) == ("ready", 1, "", None)
+    with image.image.open("rb") as handle:
+        expected = embedder_for(row.model_key).embed([stored_image_open(handle.read())])[0]
+    np.testing.assert_allclose(np.asarray(row.vector, dtype=np.float32), expected, atol=2e-3)  # halfvec precision
+
+
+def test_compute_twice_does_no_second_work():
+    _, row = _image_with_row()
+    embeddings_compute(embedding_ids=[row.id])
+    first_vector = ImageEmbedding.objects.get(id=row.id).vector
+
+    assert embeddings_compute(embedding_ids=[row.id]) == {"ready": 0, "failed": 0, "skipped": 1}
+    row.refresh_from_db()
+    assert row.attempts == 1
+    assert np.array_equal(np.asarray(row.vector), np.asarray(first_vector))
+    assert ImageEmbedding.objects.count() == 1
+
+
+def test_missing_stored_file_fails_that_image_only():
+    broken, broken_row = _image_with_row()
+    _, good_row = _image_with_row(colour=(10, 10, 200))
+    broken.image.storage.delete(broken.image.name)
+
+    result = embeddings_compute(embedding_ids=[broken_row.id, good_row.id])
+
+    assert result == {"ready": 1, "failed": 1, "skipped": 0}
+    broken_row.refresh_from_db()
+    assert broken_row.status == "failed" and "cannot read the stored image" in broken_row.error
+    assert ImageEmbedding.objects.get(id=good_row.id).status == "ready"
+
+
+def test_reconcile_resends_stranded_rows_and_gives_up_on_exhausted_ones(settings, django_capture_on_commit_callbacks):
+    settings.VISUALSEARCH_MAX_ATTEMPTS = 3
+    _, never_sent = _image_with_row()
+    _, died_mid_batch = _image_with_row(colour=(0, 200, 0))
+    _, poison = _image_with_row(colour=(0, 0, 200))
+    _, fresh = _image_with_row(colour=(90, 90, 0))
+    long_ago = timezone.now() - timedelta(hours=1)
+    ImageEmbedding.objects.filter(id=never_sent.id).update(enqueued_at=None)
+    ImageEmbedding.objects.filter(id=died_mid_batch.id).update(enqueued_at=long_ago, claimed_at=long_ago, attempts=1)
+    ImageEmbedding.objects.filter(id=poison.id).update(enqueued_at=long_ago, claimed_at=long_ago, attempts=3)
+    ImageEmbedding.objects.filter(id=fresh.id).update(enqueued_at=timezone.now())
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert embeddings_reconcile() == {"requeued": 2, "gave_up": 1}
+
+    assert len(callbacks) == 1
+    poison.refresh_from_db()
+    assert poison.status == "failed" and "gave up after 3 attempts" in poison.error
+    assert ImageEmbedding.objects.get(id=fresh.id).status == "pending"
+
+
+def test_requeue_resets_a_failed_image():
+    image, row = _image_with_row()
+    ImageEmbedding.objects.filter(id=row.id).update(status="failed", error="boom", attempts=3)
+
+    assert embeddings_requeue(image_ids=[image.id]) == 1
+
+    row.refresh_from_db()
+    assert (row.status, row.error, row.attempts) == ("pending", "", 0)
+
+
+def test_ready_row_must_have_a_vector():
+    from django.db import IntegrityError
+
+    _, row = _image_with_row()
+    with pytest.raises(IntegrityError):
+        ImageEmbedding.objects.filter(id=row.id).update(status="ready")
