@@ -15,7 +15,8 @@ STATUS_COLOURS = {"ready": "#1a7f37", "pending": "#9a6700", "failed": "#cf222e"}
 def _status_html(image: ProductImage) -> str:
     if image.pk is None:
         return "-"
-    row = embedding_status_for_images([image.pk]).get(image.pk)
+    # Lists annotate the status in their queryset (one query); a lone image asks for its own.
+    row = getattr(image, "embedding_row", None) or embedding_status_for_images([image.pk]).get(image.pk)
     if row is None:
         return format_html('<span style="color:#57606a">not requested</span>')
     text = row.status
@@ -121,6 +122,13 @@ class ProductImageAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # photos are added on their product's page, through the intake service
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        rows = embedding_status_for_images([image.pk for image in changelist.result_list])
+        for image in changelist.result_list:
+            image.embedding_row = rows.get(image.pk)
+        return changelist
 
     @admin.display(description="Thumbnail")
     def thumb(self, obj):
