@@ -124,3 +124,29 @@ def embedding_status_for_images(image_ids: list[int]) -> dict[int, ImageEmbeddin
     model_key = active_model_key()
     rows = ImageEmbedding.objects.filter(image_id__in=image_ids, model_key=model_key)
     return {row.image_id: row for row in rows}
+
+
+def products_near_products(*, product_ids: list[int], limit: int = 8) -> list[ProductMatch]:
+    """Published products near the mean of these products' first ready image vectors, these excluded.
+
+    The mean of unit vectors points between them, so the nearest products share what the inputs have in common
+    ("Inspired by what you viewed"). Returns [] when none of them has a vector yet.
+    """
+    model_key = active_model_key()
+    rows = (
+        ImageEmbedding.objects.filter(
+            image__product_id__in=product_ids, model_key=model_key, status=EmbeddingStatus.READY
+        )
+        .order_by("image__product_id", "image__position", "image_id")
+        .values_list("image__product_id", "vector")
+    )
+    first: dict[int, np.ndarray] = {}
+    for product_id, vector in rows:
+        first.setdefault(product_id, np.asarray(vector, dtype=np.float32))
+    if not first:
+        return []
+    unit = [v / (np.linalg.norm(v) or 1.0) for v in first.values()]
+    mean = np.mean(unit, axis=0)
+    excluded = set(product_ids)
+    matches = products_near_vector(vector=mean, model_key=model_key, limit=limit + len(excluded))
+    return [m for m in matches if m.product.id not in excluded][:limit]

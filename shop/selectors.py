@@ -1,0 +1,86 @@
+"""Storefront reads: product listings with filters and sorting, text search, category trees."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db.models import F, Prefetch, QuerySet
+
+from catalog.models import Category, Product, ProductImage
+
+SORTS = {
+    "new": ("-created_at", "-id"),
+    "price": ("price", "id"),
+    "-price": ("-price", "id"),
+    "name": ("name", "id"),
+}
+
+
+@dataclass(frozen=True)
+class ListingFilters:
+    category: Category | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    in_stock: bool = False
+    sort: str = ""
+
+
+def products_published() -> QuerySet[Product]:
+    return Product.objects.filter(is_published=True).select_related("category").prefetch_related(
+        Prefetch("images", queryset=ProductImage.objects.all().order_by("position", "id"))
+    )
+
+
+def category_descendant_ids(category: Category) -> list[int]:
+    ids, frontier = [category.id], [category.id]
+    while frontier:  # a shop's category tree is small and shallow: one query per level
+        frontier = list(Category.objects.filter(parent_id__in=frontier).values_list("id", flat=True))
+        ids.extend(frontier)
+    return ids
+
+
+def products_filtered(queryset: QuerySet[Product], *, filters: ListingFilters) -> QuerySet[Product]:
+    if filters.category is not None:
+        queryset = queryset.filter(category_id__in=category_descendant_ids(filters.category))
+    if filters.min_price is not None:
+        queryset = queryset.filter(price__gte=filters.min_price)
+    if filters.max_price is not None:
+        queryset = queryset.filter(price__lte=filters.max_price)
+    if filters.in_stock:
+        queryset = queryset.filter(stock_quantity__gt=0)
+    if filters.sort in SORTS:
+        queryset = queryset.order_by(*SORTS[filters.sort])
+    return queryset
+
+
+def products_listed(*, filters: ListingFilters) -> QuerySet[Product]:
+    """A category page or the whole catalogue: newest first unless another sort is chosen."""
+    return products_filtered(products_published(), filters=filters)
+
+
+def products_matching_text(*, text: str, filters: ListingFilters = ListingFilters()) -> QuerySet[Product]:
+    """Full-text search over names (weight A) and descriptions (B), best rank first unless a sort is chosen.
+
+    Falls back to a substring match on names when the words match nothing, so a half-typed "sneak" still finds
+    sneakers (the "simple" configuration does no stemming, which also keeps Chinese and English alike).
+    """
+    text = text.strip()[:200]
+    if not text:
+        return Product.objects.none()
+    query = SearchQuery(text, config="simple", search_type="websearch")
+    ranked = (
+        products_published()
+        .filter(search_vector=query)
+        .annotate(rank=SearchRank(F("search_vector"), query))
+        .order_by("-rank", "name")
+    )
+    if not ranked.exists():
+        ranked = products_published().filter(name__icontains=text).order_by("name")
+    return products_filtered(ranked, filters=filters)
+
+
+def product_ids_matching_text(*, text: str, product_ids: list[int]) -> set[int]:
+    """Which of these products match the words: narrows photo search results by text."""
+    return set(products_matching_text(text=text).filter(id__in=product_ids).values_list("id", flat=True))
