@@ -34,6 +34,7 @@ test: install demo-assets browser
 	$(PY) -m pytest
 
 bench: install demo-assets
+	$(PY) -m pip install --quiet -r bench/requirements.txt
 	$(PY) bench/ingest_search.py
 
 eval: install
