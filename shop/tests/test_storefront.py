@@ -1,0 +1,143 @@
+"""Listings with filters and sorting, text search with filters, photo search narrowed by words,
+"Inspired by what you viewed" and the language switch."""
+
+from decimal import Decimal
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from catalog.tests.factories import CategoryFactory, ProductFactory
+from catalog.services import _search_vector_refresh
+from conftest import demo_asset_bytes
+from visualsearch.tests.fixtures import query_copy
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def lamps():
+    home = CategoryFactory(name="Home", slug="home")
+    lighting = CategoryFactory(name="Lighting", slug="lighting", parent=home)
+    other = CategoryFactory(name="Garden", slug="garden")
+    made = {
+        "Desk lamp": ProductFactory(name="Desk lamp", category=lighting, price=Decimal("30.00"), stock_quantity=4),
+        "Floor lamp": ProductFactory(name="Floor lamp", category=lighting, price=Decimal("120.00"), stock_quantity=0),
+        "Vase": ProductFactory(name="Vase", category=home, price=Decimal("15.00"), stock_quantity=2),
+        "Garden lamp": ProductFactory(name="Garden lamp", category=other, price=Decimal("45.00"), stock_quantity=9),
+        "Hidden lamp": ProductFactory(name="Hidden lamp", category=lighting, is_published=False),
+    }
+    for product in made.values():
+        _search_vector_refresh(product.id)
+    return made
+
+
+def _names(response):
+    return [p.name for p in response.context["page"]]
+
+
+def test_category_page_includes_subcategories_and_filters_by_price_and_stock(client, lamps):
+    assert sorted(_names(client.get("/c/home/"))) == ["Desk lamp", "Floor lamp", "Vase"]
+    assert sorted(_names(client.get("/c/home/?min_price=20&max_price=150"))) == ["Desk lamp", "Floor lamp"]
+    assert _names(client.get("/c/home/?min_price=20&in_stock=on")) == ["Desk lamp"]
+
+
+def test_category_page_sorts(client, lamps):
+    assert _names(client.get("/c/home/?sort=price")) == ["Vase", "Desk lamp", "Floor lamp"]
+    assert _names(client.get("/c/home/?sort=-price")) == ["Floor lamp", "Desk lamp", "Vase"]
+    assert _names(client.get("/c/home/?sort=name")) == ["Desk lamp", "Floor lamp", "Vase"]
+
+
+def test_category_page_with_bad_filters_shows_everything_and_says_why(client, lamps):
+    response = client.get("/c/home/?min_price=100&max_price=10&sort=nonsense")
+    assert response.status_code == 200
+    assert sorted(_names(response)) == ["Desk lamp", "Floor lamp", "Vase"]
+    assert "The minimum price is above the maximum price." in response.content.decode()
+
+
+def test_text_search_combines_with_category_price_and_stock_filters(client, lamps):
+    assert sorted(_names(client.get("/search/?q=lamp"))) == ["Desk lamp", "Floor lamp", "Garden lamp"]
+    assert sorted(_names(client.get("/search/?q=lamp&category=home"))) == ["Desk lamp", "Floor lamp"]
+    assert _names(client.get("/search/?q=lamp&max_price=50&sort=-price")) == ["Garden lamp", "Desk lamp"]
+    assert sorted(_names(client.get("/search/?q=lamp&in_stock=on"))) == ["Desk lamp", "Garden lamp"]
+
+
+def test_pager_keeps_the_filters(client):
+    category = CategoryFactory(slug="many")
+    ProductFactory.create_batch(30, category=category, price=Decimal("5.00"))
+    page = client.get("/c/many/?sort=price&in_stock=on").content.decode()
+    assert 'href="?sort=price&amp;in_stock=on&amp;page=2"' in page
+
+
+def test_photo_search_narrowed_by_words_without_uploading_again(client, catalogue):
+    upload = SimpleUploadedFile("q.jpg", query_copy(demo_asset_bytes("1f45f.webp")), content_type="image/jpeg")
+    location = client.post("/search/photo/", {"image": upload})["Location"]
+
+    everything = [m.product.name for m in client.get(location).context["results"]]
+    boots = [m.product.name for m in client.get(location + "&words=boot").context["results"]]
+
+    assert everything[0] == "Athletic Shoe" and len(everything) == 8
+    assert boots == ["Hiking Boot"]
+
+
+def test_photo_search_form_posted_again_with_the_query_id_only_changes_filters(client, catalogue):
+    upload = SimpleUploadedFile("q.jpg", query_copy(demo_asset_bytes("1fad6.webp")), content_type="image/jpeg")
+    location = client.post("/search/photo/", {"image": upload})["Location"]
+    query_id = location.split("q=")[1]
+
+    response = client.post("/search/photo/", {"q": query_id, "category": "kitchen", "max_price": "20"})
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/search/photo/?q={query_id}&category=kitchen&max_price=20"
+    names = [m.product.name for m in client.get(response["Location"]).context["results"]]
+    assert names == ["Hot Beverage"]
+
+
+def test_photo_results_show_stock_badges(client, catalogue):
+    from catalog.models import Product
+
+    Product.objects.filter(name="Teapot").update(stock_quantity=0)
+    Product.objects.filter(name="Hot Beverage").update(stock_quantity=2)
+    upload = SimpleUploadedFile("q.jpg", query_copy(demo_asset_bytes("1fad6.webp")), content_type="image/jpeg")
+    page = client.get(client.post("/search/photo/", {"image": upload})["Location"]).content.decode()
+    teapot_card = page[page.index("<h3>Teapot</h3>"):][:600]
+    beverage_card = page[page.index("<h3>Hot Beverage</h3>"):][:600]
+    assert "Out of stock" in teapot_card
+    assert "Only 2 left" in beverage_card
+
+
+def test_inspired_by_what_you_viewed_appears_after_three_views(client, catalogue):
+    # given a session that looked at two shoes: not enough to say what it likes
+    for name in ["Athletic Shoe", "Hiking Boot"]:
+        client.get(catalogue[name].get_absolute_url())
+    assert client.get("/").context["inspired"] == []
+
+    # when it looks at a third one
+    client.get(catalogue["High Heel"].get_absolute_url())
+    inspired = [m.product.name for m in client.get("/").context["inspired"]]
+
+    # then the home page suggests other products, never the ones already viewed
+    assert len(inspired) == 5
+    assert not {"Athletic Shoe", "Hiking Boot", "High Heel"} & set(inspired)
+    assert "Inspired by what you viewed" in client.get("/").content.decode()
+
+
+def test_inspired_follows_the_taste_of_the_views(client, catalogue):
+    for name in ["Red Apple", "Teapot", "Hot Beverage"]:
+        client.get(catalogue[name].get_absolute_url())
+    inspired = [m.product.name for m in client.get("/").context["inspired"]]
+    assert inspired[0] == "Green Apple"
+
+
+def test_language_switch_to_simplified_chinese_and_back(client, catalogue):
+    english = client.get("/").content.decode()
+    assert "Search by photo" in english and 'lang="en"' in english
+
+    response = client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/cart/"})
+    assert response["Location"] == "/cart/"
+    chinese = client.get("/").content.decode()
+    assert 'lang="zh-hans"' in chinese
+    assert "以图搜物" in chinese and "Search by photo" not in chinese
+    assert "购物车是空的" in client.get("/cart/").content.decode()
+
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert "Search by photo" in client.get("/").content.decode()
