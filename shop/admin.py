@@ -2,6 +2,8 @@ from django.contrib import admin
 
 from .models import Order, OrderLine
 
+from . import admin_partners  # noqa: F401  (partner API keys, webhook endpoints and deliveries)
+
 
 class OrderLineInline(admin.TabularInline):
     model = OrderLine

@@ -7,6 +7,7 @@ import secrets
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .models_partners import *  # noqa: F401,F403  (partner API: keys, webhooks; see models_partners.py)
 
 
 def order_reference_new() -> str:

@@ -12,7 +12,8 @@ from catalog.models import Category, Product, ProductImage
 
 from . import querysets
 from .embedding import embedder_for, spec_for
-from .intake import IntakeLimits, image_intake, stored_image_open
+from .errors import ErrorCode, ImageRejected
+from .intake import MIN_SIDE, IntakeLimits, image_intake, stored_image_open
 from .models import EmbeddingStatus, ImageEmbedding, ModelVersion
 
 
@@ -89,14 +90,36 @@ def products_near_vector(
     ]
 
 
-def photo_embed(data: bytes, *, model_key: str | None = None) -> tuple[str, np.ndarray]:
+@dataclass(frozen=True)
+class CropBox:
+    """A part of the photo, in fractions (0..1) of its width and height after EXIF rotation."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+
+    def pixels(self, size: tuple[int, int]) -> tuple[int, int, int, int]:
+        w, h = size
+        left, top = round(self.x * w), round(self.y * h)
+        right = min(w, max(left + 1, round((self.x + self.width) * w)))
+        bottom = min(h, max(top + 1, round((self.y + self.height) * h)))
+        return left, top, right, bottom
+
+
+def photo_embed(data: bytes, *, model_key: str | None = None, crop: CropBox | None = None) -> tuple[str, np.ndarray]:
     """A shopper's photo to a vector, through the same intake and preprocessing as catalogue images.
 
-    Raises ImageRejected for files that are not acceptable photos. Nothing is written anywhere.
+    Raises ImageRejected for files that are not acceptable photos (or a crop too small to see). Nothing is
+    written anywhere.
     """
     model_key = model_key or active_model_key()
     intake = image_intake(data, limits=intake_limits())
     picture = stored_image_open(intake.jpeg)  # exactly what the worker reads back for a catalogue image
+    if crop is not None:
+        picture = picture.crop(crop.pixels(picture.size))
+        if min(picture.size) < MIN_SIDE:
+            raise ImageRejected(ErrorCode.IMAGE_TOO_SMALL, min_side=MIN_SIDE)
     vector = embedder_for(model_key, settings.VISUALSEARCH_DEVICE).embed([picture])[0]
     return model_key, vector
 
@@ -150,3 +173,28 @@ def products_near_products(*, product_ids: list[int], limit: int = 8) -> list[Pr
     excluded = set(product_ids)
     matches = products_near_vector(vector=mean, model_key=model_key, limit=limit + len(excluded))
     return [m for m in matches if m.product.id not in excluded][:limit]
+
+
+def images_near_image(*, image_id: int, limit: int = 20, max_distance: float = 0.05) -> list[querysets.ImageHit] | None:
+    """Catalogue images (any product, published or not) within ``max_distance`` cosine distance of this image.
+
+    For catalogue clean-up: the same photo uploaded to two products, or twice with a new crop. None when the
+    image has no ready vector for the active model key yet.
+    """
+    model_key = active_model_key()
+    vector = (
+        ImageEmbedding.objects.filter(image_id=image_id, model_key=model_key, status=EmbeddingStatus.READY)
+        .values_list("vector", flat=True)
+        .first()
+    )
+    if vector is None:
+        return None
+    hits = querysets.knn_images(
+        vector=np.asarray(vector, dtype=np.float32),
+        model_key=model_key,
+        dimension=spec_for(model_key).dimension,
+        limit=limit + 1,  # the image itself comes back first
+        published_only=False,
+        ef_search=settings.VISUALSEARCH_EF_SEARCH,
+    )
+    return [hit for hit in hits if hit.image_id != image_id and hit.distance <= max_distance][:limit]

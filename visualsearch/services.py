@@ -151,7 +151,21 @@ def embeddings_compute(*, embedding_ids: list[int]) -> dict[str, int]:
                     vector=vector.tolist(), status=EmbeddingStatus.READY, error="", claimed_at=None
                 )
         done += len(ready_rows)
+    _outcomes_announce([row.id for row in rows])
     return {"ready": done, "failed": failed, "skipped": len(embedding_ids) - len(rows)}
+
+
+def _outcomes_announce(embedding_ids: list[int]) -> None:
+    """Tell partners which images became ready or failed (webhooks). The shop app owns the delivery; it is
+    imported here, lazily, so visualsearch stays usable on its own. A webhook problem never fails embedding."""
+    if not embedding_ids:
+        return
+    try:
+        from shop.partners_services import webhook_embedding_outcomes_emit
+
+        webhook_embedding_outcomes_emit(embedding_ids=embedding_ids)
+    except Exception:
+        logger.exception("could not record the webhook events of embeddings %s", embedding_ids[:10])
 
 
 def embeddings_reconcile() -> dict[str, int]:

@@ -121,6 +121,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "visualsearch.tasks.embeddings_reconcile_task",
         "schedule": env.float("VISUALSEARCH_RECONCILE_SECONDS", default=60.0),
     },
+    "webhook-deliveries-reconcile": {
+        "task": "shop.tasks.webhook_deliveries_reconcile_task",
+        "schedule": 300.0,
+    },
 }
 
 # --- Sessions, auth ------------------------------------------------------------------------------------
@@ -179,15 +183,45 @@ VISUALSEARCH_PRELOAD_MODEL = env.bool("VISUALSEARCH_PRELOAD_MODEL", default=Fals
 # --- API -----------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-    "EXCEPTION_HANDLER": "shop.api.exception_handler",
+    "DEFAULT_AUTHENTICATION_CLASSES": ["shop.api.auth.ApiKeyAuthentication"],
+    # Anonymous callers may read the public catalogue and search; views that write say KeyWrite.
+    "DEFAULT_PERMISSION_CLASSES": ["shop.api.auth.PublicRead"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "shop.api.throttling.AnonRateThrottle",
+        "shop.api.throttling.ApiKeyRateThrottle",
+        "shop.api.throttling.IpRateThrottle",
+    ],
+    "EXCEPTION_HANDLER": "shop.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
+# Counted in the default cache (Redis), shared by every web process. Formats: N/second|minute|hour|day.
+SHOP_API_RATES = {
+    "anon": env("SHOP_API_RATE_ANON", default="60/minute"),
+    "key": env("SHOP_API_RATE_KEY", default="600/minute"),
+    "ip": env("SHOP_API_RATE_IP", default="1200/minute"),
+}
+SHOP_WEBHOOK_MAX_ATTEMPTS = env.int("SHOP_WEBHOOK_MAX_ATTEMPTS", default=6)
+SHOP_WEBHOOK_BACKOFF_SECONDS = env.float("SHOP_WEBHOOK_BACKOFF_SECONDS", default=30.0)  # 30 s, 1, 2, 4, 8 min
+SHOP_WEBHOOK_BACKOFF_MAX_SECONDS = env.float("SHOP_WEBHOOK_BACKOFF_MAX_SECONDS", default=3600.0)
+SHOP_WEBHOOK_TIMEOUT_SECONDS = env.float("SHOP_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+SHOP_WEBHOOK_RESEND_AFTER_SECONDS = env.int("SHOP_WEBHOOK_RESEND_AFTER_SECONDS", default=600)
+# Off in production: partners' URLs may not point at loopback or private networks (SSRF).
+SHOP_WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("SHOP_WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
 SPECTACULAR_SETTINGS = {
-    "TITLE": "Shop visual search API",
+    "TITLE": "Lumen shop partner API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI and Redoc from the drf-spectacular-sidecar package: the docs work without internet.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"WebhookEventEnum": "shop.models_partners.WebhookEvent.choices"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "shop.api.schema.describe_api",
+    ],
 }
 
 LOGGING = {

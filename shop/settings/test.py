@@ -4,6 +4,10 @@ import os
 
 os.environ.setdefault("SHOP_REDIS_DB", "4")
 os.environ.setdefault("CELERY_QUEUE", "shop-test")
+os.environ.setdefault("SHOP_WEBHOOK_BACKOFF_SECONDS", "1")  # webhook retries in seconds, for the worker too
+# Suites send many API requests a minute from one IP; the throttle tests set their own low rates.
+for _scope in ("ANON", "KEY", "IP"):
+    os.environ.setdefault(f"SHOP_API_RATE_{_scope}", "100000/minute")
 
 from .base import *  # noqa: E402,F401,F403
 

@@ -1,0 +1,76 @@
+"""Reads for the partner API: what each caller may see, and the product list filters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db.models import F, Prefetch, Q, QuerySet
+
+from catalog.models import Category, Product, ProductImage
+
+
+def products_visible_to(*, user) -> QuerySet[Product]:
+    """Anonymous callers and partners see published products; partners also their own drafts; staff all."""
+    products = Product.objects.all()
+    if user is None:
+        return products.filter(is_published=True)
+    if user.is_staff:
+        return products
+    return products.filter(Q(is_published=True) | Q(partner__owner=user))
+
+
+def listed_images() -> QuerySet[ProductImage]:
+    """The product photos the shop shows (labelled training photos, where the catalogue has them, are not)."""
+    images = ProductImage.objects.all()
+    return images.listed() if hasattr(images, "listed") else images
+
+
+def category_with_descendants(category: Category) -> list[int]:
+    ids, frontier = [category.id], [category.id]
+    while frontier:  # a shop's category tree is small and shallow: one query per level
+        frontier = list(Category.objects.filter(parent_id__in=frontier).values_list("id", flat=True))
+        ids.extend(frontier)
+    return ids
+
+
+@dataclass(frozen=True)
+class ProductFilters:
+    category: Category | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    in_stock: bool | None = None
+    q: str = ""
+
+
+def products_list(*, user, filters: ProductFilters) -> QuerySet[Product]:
+    products = products_visible_to(user=user).select_related("category", "partner")
+    if filters.category is not None:
+        products = products.filter(category_id__in=category_with_descendants(filters.category))
+    if filters.min_price is not None:
+        products = products.filter(price__gte=filters.min_price)
+    if filters.max_price is not None:
+        products = products.filter(price__lte=filters.max_price)
+    if filters.in_stock is True:
+        products = products.filter(stock_quantity__gt=0)
+    elif filters.in_stock is False:
+        products = products.filter(stock_quantity=0)
+    if filters.q:
+        # websearch syntax accepts any text a user types ("red -apple", quotes) without raising.
+        query = SearchQuery(filters.q, config="simple", search_type="websearch")
+        products = products.filter(search_vector=query).annotate(rank=SearchRank(F("search_vector"), query))
+        products = products.order_by("-rank", "-created_at", "-id")
+    else:
+        products = products.order_by("-created_at", "-id")
+    return products.prefetch_related(Prefetch("images", queryset=listed_images()))
+
+
+def product_detail(*, user, product_id: int) -> Product | None:
+    return (
+        products_visible_to(user=user)
+        .select_related("category", "partner")
+        .prefetch_related(Prefetch("images", queryset=listed_images()))
+        .filter(id=product_id)
+        .first()
+    )

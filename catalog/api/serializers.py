@@ -1,0 +1,181 @@
+"""Explicit input and output serializers of the catalogue API (one pair per operation)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from rest_framework import serializers
+
+from catalog.models import Category, Product, ProductImage
+from shop.api.pagination import PageInputSerializer, page_output_serializer
+
+MAX_INT = 2_147_483_647  # PostgreSQL integer: larger stock would not fit the column
+BULK_MAX = 100
+
+
+# --- output ----------------------------------------------------------------------------------------------
+
+
+class CategoryOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    parent = serializers.CharField(source="parent.slug", allow_null=True, help_text="the parent category's slug")
+    position = serializers.IntegerField()
+
+
+class CategoryListOutputSerializer(serializers.Serializer):
+    results = CategoryOutputSerializer(many=True)
+
+
+class EmbeddingOutputSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=["pending", "ready", "failed", "not_requested"],
+        help_text="pending until the worker has embedded the image; ready images are searchable",
+    )
+    model_key = serializers.CharField(allow_null=True)
+    attempts = serializers.IntegerField()
+    error = serializers.CharField(allow_blank=True)
+
+
+class ProductImageOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    position = serializers.IntegerField()
+    alt_text = serializers.CharField(allow_blank=True)
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    content_hash = serializers.CharField(help_text="SHA-256 of the stored, re-encoded image")
+    image_url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+    embedding = serializers.SerializerMethodField()
+
+    def get_image_url(self, image: ProductImage) -> str:
+        return self.context["request"].build_absolute_uri(image.image.url)
+
+    def get_thumbnail_url(self, image: ProductImage) -> str:
+        return self.context["request"].build_absolute_uri(image.thumbnail.url)
+
+    @staticmethod
+    def _embedding(row) -> dict:
+        if row is None:
+            return {"status": "not_requested", "model_key": None, "attempts": 0, "error": ""}
+        return {"status": row.status, "model_key": row.model_key, "attempts": row.attempts, "error": row.error}
+
+    def get_embedding(self, image: ProductImage) -> EmbeddingOutputSerializer:
+        return self._embedding(self.context.get("embeddings", {}).get(image.id))
+
+
+class ProductOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.CharField()
+    stock_quantity = serializers.IntegerField()
+    in_stock = serializers.BooleanField()
+    is_published = serializers.BooleanField()
+    category = serializers.CharField(source="category.slug", help_text="the category's slug")
+    url = serializers.SerializerMethodField(help_text="the product page in the shop")
+    owned_by_you = serializers.SerializerMethodField(help_text="true when your key's owner created it")
+    images = ProductImageOutputSerializer(many=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def get_url(self, product: Product) -> str:
+        return self.context["request"].build_absolute_uri(product.get_absolute_url())
+
+    def get_owned_by_you(self, product: Product) -> bool:
+        user = self.context["request"].user
+        partner = getattr(product, "partner", None)
+        return bool(user is not None and partner is not None and partner.owner_id == user.id)
+
+
+ProductPageOutputSerializer = page_output_serializer("Product", ProductOutputSerializer)
+
+
+class ProductBulkOutputSerializer(serializers.Serializer):
+    results = ProductOutputSerializer(many=True)
+
+
+class ProductImageAddOutputSerializer(ProductImageOutputSerializer):
+    created = serializers.SerializerMethodField(help_text="false when the product already had this exact photo")
+    product_id = serializers.IntegerField()
+
+    def get_created(self, image: ProductImage) -> bool:
+        return self.context["created"]
+
+
+# --- input -----------------------------------------------------------------------------------------------
+
+
+class ProductListInputSerializer(PageInputSerializer):
+    category = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Category.objects.all(), required=False, help_text="category slug, subcategories included"
+    )
+    min_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
+    max_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
+    in_stock = serializers.BooleanField(required=False, allow_null=True, default=None)
+    q = serializers.CharField(required=False, max_length=200, default="", help_text="words in the name or description")
+
+    def validate(self, attrs):
+        low, high = attrs.get("min_price"), attrs.get("max_price")
+        if low is not None and high is not None and low > high:
+            raise serializers.ValidationError({"min_price": ["must not be above max_price"]})
+        return attrs
+
+
+def _sku_free(sku: str, *, exclude_id: int | None = None) -> str:
+    if Product.objects.filter(sku=sku).exclude(id=exclude_id).exists():
+        raise serializers.ValidationError("A product with this SKU exists already.")
+    return sku
+
+
+class ProductWriteFields(serializers.Serializer):
+    sku = serializers.CharField(max_length=64, help_text="your unique stock-keeping unit")
+    name = serializers.CharField(max_length=200)
+    category = serializers.SlugRelatedField(slug_field="slug", queryset=Category.objects.all())
+    price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"))
+    currency = serializers.RegexField(r"^[A-Z]{3}\Z", max_length=3, required=False, help_text="ISO 4217, e.g. EUR")
+    description = serializers.CharField(max_length=20_000, allow_blank=True, required=False, default="")
+    stock_quantity = serializers.IntegerField(min_value=0, max_value=MAX_INT, required=False, default=0)
+    is_published = serializers.BooleanField(required=False, default=True)
+
+
+class ProductCreateInputSerializer(ProductWriteFields):
+    def validate_sku(self, sku: str) -> str:
+        return _sku_free(sku)
+
+    def validate(self, attrs):
+        attrs.setdefault("currency", settings.SHOP_CURRENCY)
+        return attrs
+
+
+class ProductUpdateInputSerializer(ProductWriteFields):
+    """PATCH: send only the fields to change."""
+
+    def validate_sku(self, sku: str) -> str:
+        return _sku_free(sku, exclude_id=self.context["product_id"])
+
+
+class ProductBulkCreateInputSerializer(serializers.Serializer):
+    products = ProductCreateInputSerializer(many=True, min_length=1, max_length=BULK_MAX)
+
+    def validate_products(self, items: list[dict]) -> list[dict]:
+        seen: set[str] = set()
+        errors: dict[int, dict] = {}
+        for index, item in enumerate(items):
+            if item["sku"] in seen:
+                errors[index] = {"sku": ["This SKU appears twice in the batch."]}
+            seen.add(item["sku"])
+        if errors:
+            raise serializers.ValidationError(errors)
+        return items
+
+
+class ProductImageAddInputSerializer(serializers.Serializer):
+    image = serializers.FileField(help_text="JPEG, PNG or WebP, at most 25 MB; stored re-encoded without metadata")
+    alt_text = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+    position = serializers.IntegerField(min_value=0, max_value=MAX_INT, required=False)
