@@ -1,0 +1,46 @@
+"""Rate limits per key and per IP, counted in Redis (the shared cache), answered with 429 and Retry-After."""
+
+import pytest
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
+
+from shop.tests.api.fixtures import api, key_for
+
+pytestmark = pytest.mark.django_db
+
+GENEROUS = "1000/minute"
+
+
+def _statuses(client, n: int) -> list[int]:
+    return [client.get("/api/v1/categories").status_code for _ in range(n)]
+
+
+def test_anonymous_callers_are_limited_per_ip(settings):
+    settings.SHOP_API_RATES = {"anon": "3/minute", "key": GENEROUS, "ip": GENEROUS}
+
+    assert _statuses(api(), 3) == [200, 200, 200]
+    refused = api().get("/api/v1/categories")
+
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "throttled"
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert refused.json()["details"] == {"wait_seconds": int(refused["Retry-After"])}
+    # the counter lives in the shared Redis cache, not in this process
+    assert isinstance(caches["default"], RedisCache)
+    assert len(cache.get("throttle_anon_127.0.0.1")) == 3
+
+
+def test_each_key_has_its_own_budget_and_a_key_is_not_anonymous(settings, partner, other_partner):
+    settings.SHOP_API_RATES = {"anon": "1/minute", "key": "2/minute", "ip": GENEROUS}
+    first, second = api(key_for(partner, "read")), api(key_for(other_partner, "read"))
+
+    assert _statuses(first, 3) == [200, 200, 429]
+    assert _statuses(second, 2) == [200, 200]
+    assert _statuses(api(), 2) == [200, 429]
+
+
+def test_one_ip_cannot_multiply_its_rate_with_many_keys(settings, partner):
+    settings.SHOP_API_RATES = {"anon": GENEROUS, "key": GENEROUS, "ip": "4/minute"}
+    clients = [api(key_for(partner, "read")) for _ in range(5)]
+
+    assert [client.get("/api/v1/categories").status_code for client in clients] == [200, 200, 200, 200, 429]
