@@ -5,6 +5,7 @@
   "use strict";
   const form = document.getElementById("photo-form");
   if (!form) return;
+  document.documentElement.classList.add("js"); // the styled drop zone takes over from the bare file input
   const input = form.querySelector("input[type=file]");
   const zone = document.getElementById("dropzone");
   const cropper = document.getElementById("cropper");
