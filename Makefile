@@ -24,8 +24,8 @@ $(DEMO_DIR):
 
 demo-assets: $(DEMO_DIR)
 
+# Chromium for the browser tests, and a CJK font so the Chinese pages' screenshots show characters
 browser:
-	# Chromium for the browser tests, and a CJK font so the Chinese pages' screenshots show characters
 	@(command -v chromium && fc-list :lang=zh | grep -q .) >/dev/null 2>&1 || \
 		(apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk >/dev/null)
 
