@@ -1,7 +1,15 @@
 """Recommendation reads. Vector SQL stays in visualsearch; this app decides what to recommend."""
 
-from catalog.models import Product
-from visualsearch.selectors import ProductMatch, products_near_products, products_similar_to_product
+from django.conf import settings
+from django.core.cache import cache
+
+from catalog.models import Product, ProductImage
+from visualsearch.selectors import (
+    ProductMatch,
+    active_model_key,
+    products_near_products,
+    products_similar_to_product,
+)
 
 from .services import VIEWED_KEY
 
@@ -10,8 +18,31 @@ INSPIRED_MIN_VIEWS = 3  # one or two views say little about a taste; three start
 
 
 def similar_items(*, product: Product, limit: int = SIMILAR_ITEMS) -> list[ProductMatch]:
-    """"Visually similar" on a product page: other published products, nearest first."""
-    return products_similar_to_product(product=product, limit=limit)
+    """"Visually similar" on a product page: other published products, nearest first.
+
+    The ranking (image ids and similarities) is cached per product for RECOMMENDATIONS_SIMILAR_CACHE_SECONDS:
+    bench/load.py measured the uncached k-NN path as the bulk of a similar-items request, and a ranking only
+    changes when the catalogue's vectors do. Products are read fresh on every call, so a price change shows at
+    once and an unpublished product drops out at once; a new product joins other products' lists within the TTL.
+    """
+    seconds = settings.RECOMMENDATIONS_SIMILAR_CACHE_SECONDS
+    if seconds <= 0:
+        return products_similar_to_product(product=product, limit=limit)
+    key = f"similar:{active_model_key()}:{product.id}:{limit}"
+    ranking = cache.get(key)
+    if ranking is None:
+        matches = products_similar_to_product(product=product, limit=limit)
+        if matches:  # an empty list may just mean "not embedded yet": ask again next time
+            cache.set(key, [(m.image.id, m.similarity) for m in matches], seconds)
+        return matches
+    images = ProductImage.objects.select_related("product").filter(product__is_published=True).in_bulk(
+        [image_id for image_id, _ in ranking]
+    )
+    return [
+        ProductMatch(product=images[image_id].product, image=images[image_id], similarity=similarity)
+        for image_id, similarity in ranking
+        if image_id in images
+    ]
 
 
 def viewed_product_ids(session) -> list[int]:

@@ -166,6 +166,8 @@ DEMO_ASSETS_DIR = Path(env("DEMO_ASSETS_DIR", default=str(BASE_DIR / "var" / "de
 
 # --- Shop ----------------------------------------------------------------------------------------------
 SHOP_CURRENCY = env("SHOP_CURRENCY", default="EUR")
+# "Visually similar" rankings are cached this long per product (0 turns the cache off); see recommendations.selectors.
+RECOMMENDATIONS_SIMILAR_CACHE_SECONDS = env.int("RECOMMENDATIONS_SIMILAR_CACHE_SECONDS", default=600)
 
 # --- Visual search -------------------------------------------------------------------------------------
 VISUALSEARCH_MODEL = env("VISUALSEARCH_MODEL", default="effnet-lite0-avg-224")
