@@ -11,6 +11,8 @@ from decimal import Decimal
 
 from catalog.models import Product, ProductImage
 
+from .selectors import products_published
+
 SESSION_KEY = "cart"
 MAX_QUANTITY = 99  # per line; a shop for people, not for resellers
 
@@ -76,9 +78,7 @@ def cart_clear(session) -> None:
 def cart_summary(session) -> CartSummary:
     """The cart's lines with today's prices; products no longer published drop out of it."""
     quantities = cart_quantities(session)
-    products = (
-        Product.objects.filter(id__in=quantities, is_published=True).prefetch_related("images").order_by("name")
-    )
+    products = products_published().filter(id__in=quantities).order_by("name")
     lines = [
         CartLine(product=p, image=next(iter(p.images.all()), None), quantity=quantities[p.id]) for p in products
     ]
