@@ -73,6 +73,16 @@ def test_find_by_cropped_photo_buy_and_see_the_order_in_admin(
     page.wait_for_function("() => document.querySelector('#results-area .card h3')?.textContent === 'Teapot'")
     assert _first_result(page) == "Teapot"
 
+    # back on the same results later (reload): the photo and its box are still there, and the keyboard moves it
+    page.reload()
+    assert page.locator("#query-preview").is_visible()
+    assert "whole" not in page.locator("#crop-box").get_attribute("class")
+    before = page.url
+    page.focus("#crop-box")
+    page.keyboard.press("ArrowDown")
+    page.wait_for_function("(before) => location.href !== before", arg=before)
+    assert _first_result(page) == "Teapot"
+
     # a filter narrows the same photo's results without another upload
     page.select_option("#id_category", "music")
     page.wait_for_function("() => document.querySelector('#results-area .card h3')?.textContent === 'Guitar'")
