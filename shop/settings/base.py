@@ -40,6 +40,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "shop.media.MediaFilesMiddleware",  # uploads, with nosniff and a sandboxing CSP (SHOP_SERVE_MEDIA)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -47,6 +48,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "shop.middleware.ServiceUnavailableMiddleware",  # database/Redis down: a 503 page, not a 500
 ]
 
 ROOT_URLCONF = "shop.urls"
@@ -152,6 +154,7 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise serves from here on
 WHITENOISE_USE_FINDERS = True  # and straight from static/ before that (dev, tests)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+SHOP_SERVE_MEDIA = env.bool("SHOP_SERVE_MEDIA", default=True)  # false when a CDN or object store serves MEDIA_URL
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
