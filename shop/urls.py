@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import views
+from .api.urls import not_found as api_not_found
 
 
 storefront = [
@@ -27,6 +28,7 @@ api_v1 = [
     path("", include("shop.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),  # assets from the sidecar package
+    path("", include(api_not_found)),  # last: JSON 404 for every other /api/v1/ path
 ]
 
 urlpatterns = [

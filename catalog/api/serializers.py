@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from django.conf import settings
@@ -10,6 +11,7 @@ from rest_framework import serializers
 from catalog.models import Category, Product, ProductImage
 from shop.api.pagination import PageInputSerializer, page_output_serializer
 
+SLUG_SHAPE = re.compile(r"[-a-zA-Z0-9_]{1,140}")
 MAX_INT = 2_147_483_647  # PostgreSQL integer: larger stock would not fit the column
 BULK_MAX = 100
 
@@ -108,13 +110,25 @@ class ProductImageAddOutputSerializer(ProductImageOutputSerializer):
         return self.context["created"]
 
 
+class CategorySlugField(serializers.SlugRelatedField):
+    """A category by slug. The slug's shape is checked before the query: PostgreSQL refuses NUL bytes with a
+    DataError, which must be a 400 for the caller, not a 503."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("queryset", Category.objects.all())
+        super().__init__(slug_field="slug", **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not SLUG_SHAPE.fullmatch(data):
+            self.fail("does_not_exist", slug_name=self.slug_field, value=str(data)[:100])
+        return super().to_internal_value(data)
+
+
 # --- input -----------------------------------------------------------------------------------------------
 
 
 class ProductListInputSerializer(PageInputSerializer):
-    category = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Category.objects.all(), required=False, help_text="category slug, subcategories included"
-    )
+    category = CategorySlugField(required=False, help_text="category slug, subcategories included")
     min_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
     max_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
     in_stock = serializers.BooleanField(required=False, allow_null=True, default=None)
@@ -136,7 +150,7 @@ def _sku_free(sku: str, *, exclude_id: int | None = None) -> str:
 class ProductWriteFields(serializers.Serializer):
     sku = serializers.CharField(max_length=64, help_text="your unique stock-keeping unit")
     name = serializers.CharField(max_length=200)
-    category = serializers.SlugRelatedField(slug_field="slug", queryset=Category.objects.all())
+    category = CategorySlugField(help_text="category slug")
     price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"))
     currency = serializers.RegexField(r"^[A-Z]{3}\Z", max_length=3, required=False, help_text="ISO 4217, e.g. EUR")
     description = serializers.CharField(max_length=20_000, allow_blank=True, required=False, default="")

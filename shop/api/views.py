@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
@@ -106,3 +108,11 @@ class WebhookDeliveryListApi(APIView):
         deliveries = endpoint.deliveries.order_by("-created_at", "-id")
         result = page(request=request, queryset=deliveries, limit=params["limit"], offset=params["offset"])
         return Response(WebhookDeliveryPageOutputSerializer(result).data)
+
+
+@csrf_exempt  # the API takes no cookies: a POST to a wrong path gets the JSON 404, not the CSRF page
+def api_not_found(request, *args, **kwargs):
+    """Unknown paths under /api/v1/ (and ids that are not numbers) get the JSON error shape, not an HTML page."""
+    return JsonResponse(
+        {"code": ErrorCode.NOT_FOUND.value, "message": "No such API path.", "details": {}}, status=404
+    )

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from catalog.models import Category
+from catalog.api.serializers import CategorySlugField
 
 CROP_HELP = (
     "crop box in fractions (0-1) of the photo's width and height, after EXIF rotation: send all four of "
@@ -23,9 +23,7 @@ class FiniteFloatField(serializers.FloatField):
 
 class SearchByImageInputSerializer(serializers.Serializer):
     image = serializers.FileField(help_text="The photo: JPEG, PNG or WebP, at most 25 MB")
-    category = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Category.objects.all(), required=False, help_text="category slug (and its subcategories)"
-    )
+    category = CategorySlugField(required=False, help_text="category slug (and its subcategories)")
     min_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
     max_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
     limit = serializers.IntegerField(min_value=1, max_value=100, default=24)
