@@ -6,6 +6,7 @@ Deliveries go to a real HTTP server on loopback. The end-to-end test runs the re
 import hashlib
 import hmac
 import json
+import re
 import time
 from datetime import timedelta
 
@@ -14,7 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from catalog.tests.factories import CategoryFactory
-from conftest import demo_asset_bytes, wait_for
+from conftest import demo_asset_bytes, photo_bytes, wait_for
 from shop import partners_services
 from shop.models_partners import WebhookDelivery, WebhookEndpoint
 from shop.tests.api.fixtures import UserFactory, api, key_for
@@ -207,18 +208,59 @@ def test_staff_see_deliveries_in_admin_and_send_failed_ones_again(admin_client, 
     assert sent == [[failed.id]]
 
 
+@pytest.mark.django_db
+def test_embedding_outcomes_are_announced_to_the_owner_and_staff_only(partner, other_partner):
+    from catalog.services import product_image_add
+    from catalog.tests.factories import ProductFactory
+    from shop.models_partners import PartnerProduct
+    from visualsearch.models import ImageEmbedding
+    from visualsearch.services import embeddings_compute
+
+    events = ["image.embedding_ready", "image.embedding_failed"]
+    mine = WebhookEndpoint.objects.create(owner=partner, url="https://p.example/h", events=events)
+    staff = WebhookEndpoint.objects.create(owner=UserFactory(is_staff=True), url="https://s.example/h", events=events)
+    WebhookEndpoint.objects.create(owner=other_partner, url="https://o.example/h", events=events)
+    product = ProductFactory()
+    PartnerProduct.objects.create(product=product, owner=partner)
+    good, _ = product_image_add(product=product, data=photo_bytes(colour=(10, 200, 10)), enqueue=False)
+    lost, _ = product_image_add(product=product, data=photo_bytes(colour=(10, 10, 200)), enqueue=False)
+    lost.image.storage.delete(lost.image.name)  # its stored file is gone: embedding it fails
+
+    embeddings_compute(embedding_ids=list(ImageEmbedding.objects.values_list("id", flat=True)))
+
+    logged = sorted(
+        (d.endpoint_id, d.event, d.payload["image_id"], d.payload["status"])
+        for d in WebhookDelivery.objects.all()
+    )
+    assert logged == sorted(
+        (endpoint.id, event, image.id, status)
+        for endpoint in (mine, staff)
+        for event, image, status in (
+            ("image.embedding_ready", good, "ready"), ("image.embedding_failed", lost, "failed")
+        )
+    )
+    failed = WebhookDelivery.objects.filter(event="image.embedding_failed").first()
+    assert failed.payload["error"].startswith("cannot read the stored image")
+    assert failed.payload["product_id"] == product.id
+
+
 # --- end to end: API -> worker -> model -> webhook -> search --------------------------------------------
 
 
 @pytest.mark.e2e
 def test_partner_uploads_a_product_hears_its_embedding_is_ready_and_finds_it_by_photo(
-    celery_worker, settings, webhook_receiver
+    celery_worker, settings, webhook_receiver, admin_client
 ):
-    # given a partner with a write key, subscribed on a loopback server that fails its first answer
+    # given the docs, a key that staff made in admin, and a loopback server that fails its first answer
     settings.SHOP_WEBHOOK_ALLOW_PRIVATE_URLS = True
+    assert admin_client.get("/api/v1/docs/").status_code == 200
     CategoryFactory(slug="kitchen", name="Kitchen")
     partner = UserFactory()
-    client = api(key_for(partner, "read", "write"))
+    made = admin_client.post(
+        "/admin/shop/apikey/add/", {"name": "Partner", "owner": partner.id, "scopes": ["read", "write"]}, follow=True
+    )
+    raw_key = re.search(r"The API key for Partner is: (\S+)\. ", str(list(made.context["messages"])[0])).group(1)
+    client = api(raw_key)
     webhook_receiver.statuses = [500]
     hook = client.post("/api/v1/webhooks", {"url": webhook_receiver.url, "events": EVENTS}, format="json").json()
 
