@@ -197,6 +197,8 @@ REST_FRAMEWORK = {
         "shop.api.throttling.IpRateThrottle",
     ],
     "EXCEPTION_HANDLER": "shop.api.errors.exception_handler",
+    # JSON only: partners read the docs page (/api/v1/docs/), not DRF's session-based browsable pages.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,
 }
 # Counted in the default cache (Redis), shared by every web process. Formats: N/second|minute|hour|day.
