@@ -47,6 +47,9 @@ def screenshot():
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     def take(page, name: str) -> Path:
+        # A full-page shot does not scroll, so lazy pictures below the fold would stay blank: load them now.
+        page.evaluate("document.querySelectorAll('img[loading=lazy]').forEach(img => { img.loading = 'eager'; })")
+        page.wait_for_function("Array.from(document.images).every(img => img.complete)")
         path = SCREENSHOTS / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
         return path
