@@ -38,7 +38,8 @@ class PhotoSearchForm(_PriceRangeForm):
     image = forms.FileField(
         label=_("Photo"),
         required=False,
-        widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "environment"}),
+        # No `capture` here: phones then offer camera, library and files; the page adds a camera-only button.
+        widget=forms.ClearableFileInput(attrs={"accept": "image/*"}),
     )
     category = _category_field()
     words = forms.CharField(

@@ -6,7 +6,8 @@
   const form = document.getElementById("photo-form");
   if (!form) return;
   document.documentElement.classList.add("js"); // the styled drop zone takes over from the bare file input
-  const input = form.querySelector("input[type=file]");
+  const input = document.getElementById("id_image");
+  const camera = document.getElementById("camera-input"); // phones: straight to the camera
   const zone = document.getElementById("dropzone");
   const cropper = document.getElementById("cropper");
   const stage = document.getElementById("crop-stage");
@@ -120,6 +121,7 @@
     const transfer = new DataTransfer();
     transfer.items.add(file);
     input.files = transfer.files;
+    if (camera) camera.value = ""; // one photo per search
     queryInput.value = "";
     form.classList.add("busy");
     form.submit();
@@ -263,6 +265,7 @@
 
   // --- picking the photo ---
   input.addEventListener("change", function () { useFile(input.files[0]); });
+  if (camera) camera.addEventListener("change", function () { useFile(camera.files[0]); });
   ["dragenter", "dragover"].forEach(function (name) {
     form.addEventListener(name, function (e) { e.preventDefault(); zone.classList.add("over"); });
   });
@@ -281,7 +284,7 @@
 
   // New filters: search again with the remembered query, no upload.
   form.addEventListener("submit", function (e) {
-    if (input.files.length && !photo) return; // a file the browser could not read goes the plain way
+    if ((input.files.length || (camera && camera.files.length)) && !photo) return; // unreadable here: plain way
     if (!queryInput.value && !photo) return; // nothing searched yet: let the server say what is missing
     e.preventDefault();
     search({ filtersOnly: !!queryInput.value });
