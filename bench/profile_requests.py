@@ -75,8 +75,8 @@ def main() -> None:
                     times.append(time.perf_counter() - started)
                 print(f"{label}: {ms(times)} in process, one at a time")
                 out = io.StringIO()
-                pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(25)
-                print("\n".join(out.getvalue().splitlines()[:45]))
+                pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(40)
+                print("\n".join(out.getvalue().splitlines()[:60]))
     finally:
         embedded_stop_if_started(env)
 
