@@ -199,6 +199,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "shop.api.errors.exception_handler",
     # JSON only: partners read the docs page (/api/v1/docs/), not DRF's session-based browsable pages.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # Per-IP limits use REMOTE_ADDR; behind N reverse proxies, set N so the client's address is read from
+    # X-Forwarded-For. Left unset, DRF would trust any X-Forwarded-For a client sends and evade the limit.
+    "NUM_PROXIES": env.int("SHOP_API_NUM_PROXIES", default=0),
     "UNAUTHENTICATED_USER": None,
 }
 # Counted in the default cache (Redis), shared by every web process. Formats: N/second|minute|hour|day.

@@ -44,3 +44,13 @@ def test_one_ip_cannot_multiply_its_rate_with_many_keys(settings, partner):
     clients = [api(key_for(partner, "read")) for _ in range(5)]
 
     assert [client.get("/api/v1/categories").status_code for client in clients] == [200, 200, 200, 200, 429]
+
+
+def test_a_made_up_forwarded_for_header_does_not_evade_the_ip_limit(settings):
+    settings.SHOP_API_RATES = {"anon": "2/minute", "key": GENEROUS, "ip": GENEROUS}
+
+    statuses = [
+        api().get("/api/v1/categories", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}").status_code for n in range(3)
+    ]
+
+    assert statuses == [200, 200, 429]
