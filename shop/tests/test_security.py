@@ -196,7 +196,7 @@ def _table_counts() -> dict[str, int]:
 
 
 @pytest.mark.django_db
-def test_query_photo_leaves_no_trace_on_disk_in_logs_or_in_the_database(_media_root, caplog, settings):
+def test_query_photo_leaves_no_trace_on_disk_in_logs_or_in_the_database(_media_root, caplog, settings, monkeypatch):
     # given a 3 MB photo (over Django's default 2.5 MB in-memory threshold) with a recognisable name and marker
     from django.core.cache import cache
 
@@ -209,6 +209,14 @@ def test_query_photo_leaves_no_trace_on_disk_in_logs_or_in_the_database(_media_r
     var_before = _files_under(settings.VAR_DIR)  # this engineer's own PostgreSQL, Redis, logs
     counts_before = _table_counts()
     caplog.set_level(logging.DEBUG)
+    # A temp upload file is deleted when the request ends, so listing folders afterwards would miss it: spy on
+    # its creation too.
+    from django.core.files import uploadedfile
+
+    temp_uploads = []
+    real_init = uploadedfile.TemporaryUploadedFile.__init__
+    monkeypatch.setattr(uploadedfile.TemporaryUploadedFile, "__init__",
+                        lambda self, *a, **k: temp_uploads.append(a) or real_init(self, *a, **k))
 
     # when a shopper searches with it on the page and through the API
     page = Client().post("/search/photo/", {"image": SimpleUploadedFile(name, photo, content_type="image/jpeg")})
@@ -218,7 +226,7 @@ def test_query_photo_leaves_no_trace_on_disk_in_logs_or_in_the_database(_media_r
     assert page.status_code == 302 and api.status_code == 200
     # and no upload temp file was made (Django would write tmpXXXX.upload.jpg into the temp folder)
     new_temp = [n for n in {p.name for p in temp_dir.iterdir()} - temp_before if ".upload" in n]
-    assert new_temp == []
+    assert new_temp == [] and temp_uploads == []
     # and no file in the var folder (database, Redis append-only file, logs) or media holds its bytes or name
     var_after = _files_under(settings.VAR_DIR)
     touched = [p for p, mtime in var_after.items() if var_before.get(p) != mtime] + media_files(_media_root)
