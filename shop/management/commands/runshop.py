@@ -26,6 +26,12 @@ class Command(BaseCommand):
         parser.add_argument("--no-demo", action="store_true", help="do not load the demo catalogue")
 
     def handle(self, *args, addr: str, no_demo: bool, **options):
+        # Ctrl-C and `kill` both end in the cleanup below, even where a parent shell ignored SIGINT.
+        def stop(signum, frame):
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("database ready")
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "shop.settings.dev")}
