@@ -182,11 +182,15 @@ def embeddings_reconcile() -> dict[str, int]:
     exhausted = pending.filter(attempts__gte=settings.VISUALSEARCH_MAX_ATTEMPTS).filter(
         Q(claimed_at__isnull=True) | Q(claimed_at__lt=lease_start)
     )
-    gave_up = exhausted.update(
-        status=EmbeddingStatus.FAILED,
-        error=f"gave up after {settings.VISUALSEARCH_MAX_ATTEMPTS} attempts (the worker died or timed out)",
-        claimed_at=None,
-    )
+    with transaction.atomic():
+        # Locked, so the ids announced below are exactly the rows this update failed.
+        gave_up_ids = list(exhausted.select_for_update(skip_locked=True).values_list("id", flat=True))
+        gave_up = ImageEmbedding.objects.filter(id__in=gave_up_ids).update(
+            status=EmbeddingStatus.FAILED,
+            error=f"gave up after {settings.VISUALSEARCH_MAX_ATTEMPTS} attempts (the worker died or timed out)",
+            claimed_at=None,
+        )
+        _outcomes_announce(gave_up_ids)
     stranded = list(
         pending.filter(attempts__lt=settings.VISUALSEARCH_MAX_ATTEMPTS)
         .filter(

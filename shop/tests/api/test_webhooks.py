@@ -244,6 +244,30 @@ def test_embedding_outcomes_are_announced_to_the_owner_and_staff_only(partner, o
     assert failed.payload["product_id"] == product.id
 
 
+@pytest.mark.django_db
+def test_an_image_the_reconciler_gives_up_on_is_announced_as_failed(settings, partner):
+    from catalog.services import product_image_add
+    from catalog.tests.factories import ProductFactory
+    from shop.models_partners import PartnerProduct
+    from visualsearch.models import ImageEmbedding
+    from visualsearch.services import embeddings_reconcile
+
+    settings.VISUALSEARCH_MAX_ATTEMPTS = 3
+    endpoint = WebhookEndpoint.objects.create(owner=partner, url="https://p.example/h", events=["image.embedding_failed"])
+    product = ProductFactory()
+    PartnerProduct.objects.create(product=product, owner=partner)
+    image, _ = product_image_add(product=product, data=photo_bytes(), enqueue=False)
+    long_ago = timezone.now() - timedelta(hours=1)
+    ImageEmbedding.objects.filter(image=image).update(attempts=3, claimed_at=long_ago, enqueued_at=long_ago)
+
+    assert embeddings_reconcile()["gave_up"] == 1
+    assert embeddings_reconcile()["gave_up"] == 0  # announced once
+
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.endpoint, delivery.event, delivery.payload["image_id"]) == (endpoint, "image.embedding_failed", image.id)
+    assert delivery.payload["error"] == "gave up after 3 attempts (the worker died or timed out)"
+
+
 # --- end to end: API -> worker -> model -> webhook -> search --------------------------------------------
 
 
