@@ -126,7 +126,23 @@ class Stack:
         worker = self.processes.get("worker")
         if worker is None or worker.poll() is not None:
             return []
-        return [child.pid for child in psutil.Process(worker.pid).children()]
+        # A killed child stays a zombie until the main process reaps it: not a pool process any more.
+        return [child.pid for child in psutil.Process(worker.pid).children() if child.status() != psutil.STATUS_ZOMBIE]
+
+    def worker_busy_child(self) -> int | None:
+        """The pool process's pid while it is embedding: it has claimed rows since it started, not yet done.
+
+        (Rows claimed by an earlier, killed process stay claimed until their lease ends: they do not count.)
+        """
+        import psutil
+
+        for pid in self.worker_pool_children():
+            started = psutil.Process(pid).create_time()
+            busy = self.sql("SELECT count(*) FROM visualsearch_imageembedding WHERE status = 'pending' "
+                            "AND claimed_at > to_timestamp(%s)", (started,))[0][0]
+            if busy:
+                return pid
+        return None
 
     def log(self, name: str) -> str:
         path = self.var_dir / f"{name}.log"

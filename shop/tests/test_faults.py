@@ -79,18 +79,16 @@ def test_worker_killed_mid_embedding_loses_nothing_and_poison_stops(stack):
     ingest = _ingest(stack, count=count, offset=offset, poison=1)
     worker = stack.processes["worker"]
 
-    # when the pool process is SIGKILLed three times while it holds claimed rows
+    # when the pool process is SIGKILLed three times while it is embedding (rows claimed, not yet stored)
     kills, deadline = 0, time.monotonic() + 240
-    while kills < 3 and time.monotonic() < deadline:
-        claimed = stack.sql("SELECT count(*) FROM visualsearch_imageembedding "
-                            "WHERE status = 'pending' AND claimed_at IS NOT NULL")[0][0]
-        children = stack.worker_pool_children()
-        if claimed and children:
+    while kills < 3 and time.monotonic() < deadline and not stack.all_settled():
+        busy = stack.worker_busy_child()
+        if busy:
             time.sleep(random.uniform(0, 0.5))
-            os.kill(children[0], signal.SIGKILL)
+            os.kill(busy, signal.SIGKILL)
             kills += 1
-            wait_until(lambda: stack.worker_pool_children() not in ([], children), timeout=30, what="a new pool process")
-        time.sleep(0.1)
+            wait_until(lambda: stack.worker_pool_children() not in ([], [busy]), timeout=30, what="a new pool process")
+        time.sleep(0.05)
     wait_until(stack.all_settled, timeout=300, interval=1, what="every embedding to be ready or failed")
 
     # then every image has exactly one row, with a vector or a recorded failure
