@@ -20,8 +20,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
+    """One browser per module; it (and the flag below) must not outlive the browser tests: later tests run
+    `check --deploy` in subprocesses, which rightly refuse DJANGO_ALLOW_ASYNC_UNSAFE."""
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make browser` installs it (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
