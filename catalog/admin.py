@@ -7,7 +7,7 @@ from visualsearch.services import embeddings_requeue
 
 from . import services
 from .forms import ProductImageAdminForm
-from .models import Category, Product, ProductImage
+from .models import Category, Product, ProductImage, ProductImageKind
 
 STATUS_COLOURS = {"ready": "#1a7f37", "pending": "#9a6700", "failed": "#cf222e"}
 
@@ -39,7 +39,7 @@ class ProductImageInline(admin.TabularInline):
     model = ProductImage
     form = ProductImageAdminForm
     extra = 1
-    fields = ["thumb", "upload", "position", "alt_text", "size", "embedding_status"]
+    fields = ["thumb", "upload", "position", "kind", "alt_text", "size", "embedding_status"]
     readonly_fields = ["thumb", "size", "embedding_status"]
 
     @admin.display(description="Thumbnail")
@@ -95,6 +95,7 @@ class ProductAdmin(admin.ModelAdmin):
                     data=data,
                     alt_text=inline_form.cleaned_data.get("alt_text", ""),
                     position=inline_form.cleaned_data.get("position"),
+                    kind=inline_form.cleaned_data.get("kind") or ProductImageKind.CATALOGUE,
                 )
             else:
                 if data is not None:  # a new photo replaces the old one
@@ -104,6 +105,7 @@ class ProductAdmin(admin.ModelAdmin):
                         data=data,
                         alt_text=inline_form.cleaned_data.get("alt_text", ""),
                         position=inline_form.cleaned_data.get("position"),
+                        kind=inline_form.cleaned_data.get("kind") or ProductImageKind.CATALOGUE,
                     )
                 else:
                     inline_form.save()
@@ -113,12 +115,13 @@ class ProductAdmin(admin.ModelAdmin):
 
 @admin.register(ProductImage)
 class ProductImageAdmin(admin.ModelAdmin):
-    list_display = ["thumb", "product", "position", "size", "embedding_status", "created_at"]
+    list_display = ["thumb", "product", "kind", "position", "size", "embedding_status", "created_at"]
+    list_filter = ["kind"]
     list_select_related = ["product"]
     search_fields = ["product__name", "product__sku", "content_hash"]
     actions = ["requeue_embedding"]
     readonly_fields = ["thumb", "product", "width", "height", "content_hash", "embedding_status"]
-    fields = ["thumb", "product", "position", "alt_text", "width", "height", "content_hash", "embedding_status"]
+    fields = ["thumb", "product", "kind", "position", "alt_text", "width", "height", "content_hash", "embedding_status"]
 
     def has_add_permission(self, request):
         return False  # photos are added on their product's page, through the intake service

@@ -5,7 +5,7 @@ from visualsearch.errors import ImageRejected
 from visualsearch.intake import image_intake
 from visualsearch.selectors import intake_limits
 
-from .models import ProductImage
+from .models import ProductImage, ProductImageKind
 
 
 class ProductImageAdminForm(forms.ModelForm):
@@ -15,7 +15,15 @@ class ProductImageAdminForm(forms.ModelForm):
 
     class Meta:
         model = ProductImage
-        fields = ["position", "alt_text"]
+        fields = ["position", "kind", "alt_text"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Optional in a post: a form that does not send it keeps the image's kind (new images: catalogue).
+        self.fields["kind"].required = False
+
+    def clean_kind(self):
+        return self.cleaned_data.get("kind") or self.instance.kind or ProductImageKind.CATALOGUE
 
     def clean_upload(self):
         upload = self.cleaned_data.get("upload")

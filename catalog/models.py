@@ -68,8 +68,22 @@ def _thumbnail_path(instance: "ProductImage", filename: str) -> str:
     return f"products/{instance.content_hash[:2]}/{instance.content_hash}-thumb.jpg"
 
 
+class ProductImageKind(models.TextChoices):
+    CATALOGUE = "catalogue", _("catalogue photo (shown in the shop)")
+    LABELLED = "labelled", _("labelled shopper photo (training only, never shown)")
+
+
+class ProductImageQuerySet(models.QuerySet):
+    def listed(self) -> "ProductImageQuerySet":
+        """Photos the shop shows and searches; labelled shopper photos only teach the model."""
+        return self.filter(kind=ProductImageKind.CATALOGUE)
+
+
 class ProductImage(models.Model):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
+    kind = models.CharField(
+        _("kind"), max_length=10, choices=ProductImageKind.choices, default=ProductImageKind.CATALOGUE, db_index=True
+    )
     position = models.PositiveIntegerField(default=0)
     alt_text = models.CharField(_("alt text"), max_length=200, blank=True)
     image = models.ImageField(upload_to=_image_path)
@@ -78,6 +92,8 @@ class ProductImage(models.Model):
     height = models.PositiveIntegerField(editable=False)
     content_hash = models.CharField(max_length=64, editable=False, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ProductImageQuerySet.as_manager()
 
     class Meta:
         ordering = ["position", "id"]

@@ -13,7 +13,7 @@ from visualsearch.intake import image_intake
 from visualsearch.selectors import intake_limits
 from visualsearch.services import embeddings_request
 
-from .models import Category, Product, ProductImage
+from .models import Category, Product, ProductImage, ProductImageKind
 
 
 def _unique_slug(model, base: str, *, exclude_id: int | None = None) -> str:
@@ -101,9 +101,18 @@ def product_upsert_by_sku(*, data: ProductData) -> tuple[Product, bool]:
 
 @transaction.atomic
 def product_image_add(
-    *, product: Product, data: bytes, alt_text: str = "", position: int | None = None, enqueue: bool = True
+    *,
+    product: Product,
+    data: bytes,
+    alt_text: str = "",
+    position: int | None = None,
+    enqueue: bool = True,
+    kind: str = ProductImageKind.CATALOGUE,
 ) -> tuple[ProductImage, bool]:
     """Validate, re-encode and store one photo of a product; embed it after commit.
+
+    kind=labelled: a shopper's photo of this product (review, return, ticket). It is embedded like the others
+    so an adapter can learn from it, but the shop never shows it and search never returns it.
 
     enqueue=False leaves the pending embedding rows for the caller to send in batches (import).
     Raises ImageRejected (nothing stored) for files that are not acceptable photos. The same photo added
@@ -119,6 +128,7 @@ def product_image_add(
     image = ProductImage(
         product=product,
         position=position,
+        kind=kind,
         alt_text=alt_text[:200] or product.name,
         content_hash=intake.content_hash,
         width=intake.width,

@@ -29,7 +29,7 @@ class ListingFilters:
 
 def products_published() -> QuerySet[Product]:
     return Product.objects.filter(is_published=True).select_related("category").prefetch_related(
-        Prefetch("images", queryset=ProductImage.objects.all().order_by("position", "id"))
+        Prefetch("images", queryset=ProductImage.objects.listed().order_by("position", "id"))
     )
 
 

@@ -40,11 +40,29 @@ class ImageEmbedding(models.Model):
         return f"{self.model_key} for image {self.image_id}: {self.status}"
 
 
+class ModelVersionStatus(models.TextChoices):
+    TRAINING = "training", "training"
+    FAILED = "failed", "training failed"
+    AVAILABLE = "available", "available"
+    """Usable: every new image is embedded for it, a backfill fills in the rest, staff may switch to it."""
+
+
 class ModelVersion(models.Model):
-    """A registered embedding model key; exactly one is active for search."""
+    """A registered embedding model key; exactly one is active for search.
+
+    A trained adapter version carries its weights here, so web and worker processes load the same ones.
+    """
 
     key = models.CharField(max_length=64, unique=True)
     is_active = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=ModelVersionStatus.choices, default=ModelVersionStatus.AVAILABLE)
+    base_key = models.CharField(max_length=64, blank=True)
+    adapter_weights = models.BinaryField(null=True, blank=True, editable=False)
+    progress = models.FloatField(default=0.0)
+    """Training progress, 0 to 1, while status is training."""
+    message = models.TextField(blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    training_images = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     activated_at = models.DateTimeField(null=True, blank=True)
 

@@ -65,7 +65,8 @@ def knn_images(
     slightly out of order; they are sorted again below.
     """
     dim = int(dimension)
-    where = ["e.model_key = %s", "e.vector IS NOT NULL"]
+    # Labelled shopper photos teach the adapter but are never a search result (they are not shown in the shop).
+    where = ["e.model_key = %s", "e.vector IS NOT NULL", "i.kind = 'catalogue'"]
     params: list[object] = [model_key]
     if published_only:
         where.append("p.is_published")

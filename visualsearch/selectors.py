@@ -128,7 +128,9 @@ def products_similar_to_product(*, product: Product, limit: int = 8) -> list[Pro
     """Visually similar published products, from the vector of the product's first embedded image."""
     model_key = active_model_key()
     row = (
-        ImageEmbedding.objects.filter(image__product=product, model_key=model_key, status=EmbeddingStatus.READY)
+        ImageEmbedding.objects.filter(
+            image__product=product, image__kind="catalogue", model_key=model_key, status=EmbeddingStatus.READY
+        )
         .order_by("image__position", "image_id")
         .values_list("vector", flat=True)
         .first()
@@ -158,7 +160,8 @@ def products_near_products(*, product_ids: list[int], limit: int = 8) -> list[Pr
     model_key = active_model_key()
     rows = (
         ImageEmbedding.objects.filter(
-            image__product_id__in=product_ids, model_key=model_key, status=EmbeddingStatus.READY
+            image__product_id__in=product_ids, image__kind="catalogue", model_key=model_key,
+            status=EmbeddingStatus.READY,
         )
         .order_by("image__product_id", "image__position", "image_id")
         .values_list("image__product_id", "vector")

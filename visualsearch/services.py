@@ -19,7 +19,7 @@ from catalog.models import ProductImage
 
 from .embedding import embedder_for, spec_for
 from .intake import stored_image_open
-from .models import EmbeddingStatus, ImageEmbedding, ModelVersion
+from .models import EmbeddingStatus, ImageEmbedding, ModelVersion, ModelVersionStatus
 from .querysets import hnsw_index_sql
 from .selectors import active_model_key
 
@@ -48,8 +48,9 @@ def embeddings_enqueue(embedding_ids: list[int]) -> None:
 
 
 def model_keys_to_embed() -> list[str]:
-    """Keys every new image needs: the active one, plus versions being backfilled."""
-    keys = set(ModelVersion.objects.values_list("key", flat=True))
+    """Keys every new image needs: the active one, plus every other available version (being backfilled, or
+    kept so staff can switch back). A version still training, or whose training failed, has no weights yet."""
+    keys = set(ModelVersion.objects.filter(status=ModelVersionStatus.AVAILABLE).values_list("key", flat=True))
     keys.add(active_model_key())
     return sorted(keys)
 

@@ -4,11 +4,24 @@
     vectors = embedder_for("effnet-lite0-avg-224").embed([pil_image])   # (1, 1280) float32, unit length
 """
 
-from .embedder import Embedder, embedder_for, resolve_device
-from .specs import REGISTRY, DEFAULT_MODEL_KEY, EmbeddingSpec, Preprocessing, spec_for
+from .adapters import LinearAdapter
+from .embedder import AdapterEmbedder, Embedder, embedder_for, resolve_device
+from .specs import (
+    DEFAULT_MODEL_KEY,
+    REGISTRY,
+    EmbeddingSpec,
+    Preprocessing,
+    adapter_spec,
+    spec_for,
+    spec_resolver_add,
+)
 
 __all__ = [
+    "AdapterEmbedder",
     "DEFAULT_MODEL_KEY",
+    "LinearAdapter",
+    "adapter_spec",
+    "spec_resolver_add",
     "REGISTRY",
     "Embedder",
     "EmbeddingSpec",

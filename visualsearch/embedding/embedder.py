@@ -67,7 +67,27 @@ class Embedder:
         return self.embed_batch(self.preprocess(images))
 
 
-@lru_cache(maxsize=8)
+class AdapterEmbedder(Embedder):
+    """A trained adapter's key: the base key's embedder (shared, loaded once) followed by the adapter."""
+
+    def __init__(self, spec: EmbeddingSpec, *, device: str = "cpu", pretrained: bool = True) -> None:
+        super().__init__(spec, device=device, pretrained=pretrained)
+        self.base = embedder_for(spec.base_key, device) if pretrained else Embedder(
+            spec_for(spec.base_key), device=device, pretrained=False
+        )
+
+    @property
+    def network(self):
+        return self.base.network
+
+    def embed_batch(self, batch) -> np.ndarray:
+        return self.spec.adapter.apply(self.base.embed_batch(batch))
+
+
+@lru_cache(maxsize=16)
 def embedder_for(key: str, device: str = "cpu") -> Embedder:
     """One embedder per (model key, device) per process."""
-    return Embedder(spec_for(key), device=device)
+    spec = spec_for(key)
+    if spec.adapter is not None:
+        return AdapterEmbedder(spec, device=device)
+    return Embedder(spec, device=device)

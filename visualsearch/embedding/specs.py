@@ -14,24 +14,76 @@ from PIL import Image
 if TYPE_CHECKING:
     import torch
 
+    from .adapters import LinearAdapter
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+def _background_trim(image: Image.Image) -> Image.Image:
+    """Crop a picture on a plain background (a packshot) to its object, with a small margin.
+
+    The background colour is read from the four corners; when they disagree the picture is a scene (a
+    shopper's photo) and is left alone. A crop that keeps over 90 % of the picture is not worth it either.
+    """
+    import numpy as np
+    from PIL import ImageChops
+
+    width, height = image.size
+    corners = np.asarray(
+        [image.getpixel(xy) for xy in [(0, 0), (width - 1, 0), (0, height - 1), (width - 1, height - 1)]],
+        dtype=np.int32,
+    )
+    if int(np.ptp(corners, axis=0).max()) > 30:
+        return image
+    background = Image.new("RGB", image.size, tuple(int(v) for v in np.median(corners, axis=0)))
+    mask = ImageChops.difference(image, background).convert("L").point(lambda v: 255 if v > 24 else 0)
+    box = mask.getbbox()
+    if box is None:
+        return image
+    box_w, box_h = box[2] - box[0], box[3] - box[1]
+    if box_w * box_h > 0.9 * width * height:
+        return image
+    margin = int(0.04 * max(box_w, box_h))
+    return image.crop(
+        (max(0, box[0] - margin), max(0, box[1] - margin), min(width, box[2] + margin), min(height, box[3] + margin))
+    )
+
+
+def _pad_square(image: Image.Image) -> Image.Image:
+    width, height = image.size
+    side = max(width, height)
+    if width == height:
+        return image
+    square = Image.new("RGB", (side, side), image.getpixel((0, 0)))  # the edge colour: white for packshots
+    square.paste(image, ((side - width) // 2, (side - height) // 2))
+    return square
+
+
 @dataclass(frozen=True)
 class Preprocessing:
-    """Resize the shorter side to ``resize``, centre-crop ``size`` x ``size``, scale to [0, 1], normalise."""
+    """Resize the shorter side to ``resize``, centre-crop ``size`` x ``size``, scale to [0, 1], normalise.
+
+    ``fit="pad"`` pads the picture to a square first (with its edge colour), so nothing is cropped away;
+    ``trim_background`` first crops a plain-background packshot to its object (see ``_background_trim``).
+    """
 
     size: int = 224
     resize: int = 224
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
+    fit: str = "crop"
+    trim_background: bool = False
 
     def __call__(self, image: Image.Image) -> "torch.Tensor":
         import numpy as np
         import torch
 
         image = image.convert("RGB")
+        if self.trim_background:
+            image = _background_trim(image)
+        if self.fit == "pad":
+            image = _pad_square(image)
         width, height = image.size
         scale = self.resize / min(width, height)
         new_size = (max(self.size, round(width * scale)), max(self.size, round(height * scale)))
@@ -58,9 +110,12 @@ class EmbeddingSpec:
     """True when the weights ship inside an installed package; False when they download on first use."""
     flip_average: bool = False
     """Average the embeddings of the image and its mirror image: left/right-invariant vectors."""
+    base_key: str | None = None
+    """For an adapter version: the frozen key whose vectors the adapter maps."""
+    adapter: "LinearAdapter | None" = field(default=None, repr=False)
 
 
-def _build_effnet_lite0(pretrained: bool) -> "torch.nn.Module":
+def _build_effnet_lite0(pretrained: bool, gem_p: float = 1.0) -> "torch.nn.Module":
     from efficientnet_lite_pytorch import EfficientNet
 
     from .backbones import EfficientNetLiteFeatures
@@ -73,7 +128,7 @@ def _build_effnet_lite0(pretrained: bool) -> "torch.nn.Module":
         )
     else:
         net = EfficientNet.from_name("efficientnet-lite0")
-    return EfficientNetLiteFeatures(net)
+    return EfficientNetLiteFeatures(net, gem_p=gem_p)
 
 
 def _build_resnet50(pretrained: bool) -> "torch.nn.Module":
@@ -104,6 +159,13 @@ REGISTRY: dict[str, EmbeddingSpec] = {
             build=_build_effnet_lite0,
         ),
         EmbeddingSpec(
+            key="effnet-lite0-avg-288",
+            description="EfficientNet-Lite0 at 288 px: small packaged products keep more detail",
+            dimension=1280,
+            build=_build_effnet_lite0,
+            preprocessing=Preprocessing(size=288, resize=288),
+        ),
+        EmbeddingSpec(
             key="resnet50-v2-avg-224",
             description="torchvision ResNet-50 IMAGENET1K_V2 (weights download on first use)",
             dimension=2048,
@@ -124,8 +186,43 @@ REGISTRY: dict[str, EmbeddingSpec] = {
 DEFAULT_MODEL_KEY = "effnet-lite0-avg-224"
 
 
+# Keys made at run time (trained adapters) are found by resolvers: the Django app installs one that reads
+# model versions from the database, so every process (web, worker, command) resolves the same key alike.
+_RESOLVERS: list[Callable[[str], "EmbeddingSpec | None"]] = []
+
+
+def spec_resolver_add(resolver: Callable[[str], "EmbeddingSpec | None"]) -> None:
+    if resolver not in _RESOLVERS:
+        _RESOLVERS.append(resolver)
+
+
+def adapter_spec(*, key: str, base_key: str, adapter: "LinearAdapter", description: str = "") -> EmbeddingSpec:
+    """The spec of a trained adapter over a registered base key: same preprocessing, new dimension."""
+    base = spec_for(base_key)
+    if base.adapter is not None:
+        raise ValueError("an adapter's base must be a plain model key")
+    if adapter.input_dimension != base.dimension:
+        raise ValueError(f"adapter takes {adapter.input_dimension}-d vectors, {base_key} gives {base.dimension}-d")
+    return EmbeddingSpec(
+        key=key,
+        description=description or f"{base_key} + learned linear adapter",
+        dimension=adapter.dimension,
+        build=base.build,
+        preprocessing=base.preprocessing,
+        distance=base.distance,
+        offline=base.offline,
+        flip_average=base.flip_average,
+        base_key=base_key,
+        adapter=adapter,
+    )
+
+
 def spec_for(key: str) -> EmbeddingSpec:
-    try:
-        return REGISTRY[key]
-    except KeyError:
-        raise KeyError(f"unknown embedding model key {key!r}; known: {', '.join(sorted(REGISTRY))}") from None
+    spec = REGISTRY.get(key)
+    if spec is not None:
+        return spec
+    for resolver in _RESOLVERS:
+        spec = resolver(key)
+        if spec is not None:
+            return spec
+    raise KeyError(f"unknown embedding model key {key!r}; known: {', '.join(sorted(REGISTRY))}")
