@@ -203,9 +203,15 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=60, help="searches per photo size (default 60)")
     parser.add_argument("--batches", type=int, default=6, help="batches of 32 for the bare model (default 6)")
     parser.add_argument("--limit", type=int, default=None, help="import only this many demo products (quick check)")
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="torch.set_num_threads for this process (default: torch's, one per core)")
     parser.add_argument("--no-worker", action="store_true", help="skip the ingest through a Celery worker process")
     args = parser.parse_args()
 
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     env = django_setup(database="shop_bench", queue="shop-bench", redis_db=8)
     from django.conf import settings
 

@@ -328,6 +328,7 @@ def run_size(args, n: int, centres: np.ndarray, conn_admin, var_dir: Path) -> No
     try:
         conn.execute(f"CREATE TABLE items_vector (id bigint PRIMARY KEY, category int NOT NULL, v vector({DIM}) NOT NULL)")
         load_s = copy_vectors(conn, data, categories)
+        del data  # the ground truth is computed; give PostgreSQL the memory for its index builds (1M: ~5 GB)
         started = time.perf_counter()
         conn.execute(
             f"CREATE TABLE items_halfvec AS SELECT id, category, v::halfvec({DIM}) AS v, "
