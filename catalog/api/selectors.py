@@ -22,9 +22,8 @@ def products_visible_to(*, user) -> QuerySet[Product]:
 
 
 def listed_images() -> QuerySet[ProductImage]:
-    """The product photos the shop shows (labelled training photos, where the catalogue has them, are not)."""
-    images = ProductImage.objects.all()
-    return images.listed() if hasattr(images, "listed") else images
+    """The product photos the shop shows; labelled shopper photos only teach the model and stay private."""
+    return ProductImage.objects.listed()
 
 
 def category_with_descendants(category: Category) -> list[int]:

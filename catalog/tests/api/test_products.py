@@ -331,3 +331,17 @@ def test_owner_deletes_one_image(kitchen, partner):
     assert response.status_code == 204
     assert list(ProductImage.objects.values_list("id", flat=True)) == [keep.id]
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+
+
+def test_labelled_training_photos_are_not_shown(kitchen):
+    from catalog.models import ProductImageKind
+    from catalog.services import product_image_add
+
+    product = ProductFactory(category=kitchen)
+    shown, _ = product_image_add(product=product, data=photo_bytes(colour=(1, 2, 200)), enqueue=False)
+    hidden, _ = product_image_add(product=product, data=photo_bytes(colour=(200, 2, 1)), enqueue=False)
+    ProductImage.objects.filter(id=hidden.id).update(kind=ProductImageKind.LABELLED)
+
+    response = api().get(f"/api/v1/products/{product.id}")
+
+    assert [image["id"] for image in response.json()["images"]] == [shown.id]
