@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -55,7 +56,7 @@ def category(request: HttpRequest, slug: str) -> HttpResponse:
     current = get_object_or_404(Category.objects.select_related("parent"), slug=slug)
     form = ListingForm(request.GET)
     filters = form.filters()
-    products = products_listed(filters=ListingFilters(**{**filters.__dict__, "category": current}))
+    products = products_listed(filters=replace(filters, category=current))
     page = Paginator(products, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
