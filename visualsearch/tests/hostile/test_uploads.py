@@ -243,3 +243,20 @@ def test_messages_map_back_to_their_codes():
     assert code_of_message(ImageRejected(ErrorCode.IMAGE_TOO_LARGE, limit_mb=25).message) is ErrorCode.IMAGE_TOO_LARGE
     assert code_of_message("Something went wrong") is None
 
+
+
+@pytest.mark.e2e
+def test_accepted_specimens_are_embedded_by_a_real_worker(specimens, celery_worker):
+    """What intake lets through reaches the real model in the real worker process, which embeds it and lives."""
+    from catalog.services import product_image_add
+    from catalog.tests.factories import ProductFactory
+    from conftest import wait_for
+
+    distinct = {s.data: s for s in specimens if s.outcome is Outcome.ACCEPT}.values()
+    for specimen in distinct:
+        product_image_add(product=ProductFactory(), data=specimen.data)
+
+    wait_for(lambda: not ImageEmbedding.objects.filter(status="pending").exists(), timeout=240,
+             what="the worker to embed the accepted specimens")
+    assert ImageEmbedding.objects.filter(status="ready").count() == len(distinct) == ProductImage.objects.count()
+    assert celery_worker.poll() is None
