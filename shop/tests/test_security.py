@@ -167,6 +167,34 @@ def test_page_gets_a_friendly_503_when_the_database_is_unreachable(monkeypatch):
 
 
 @pytest.mark.django_db
+def test_photo_search_gets_a_friendly_503_when_redis_is_unreachable(monkeypatch, fake_photo_embed):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from shop import views
+
+    def down(**kwargs):
+        raise RedisConnectionError("Error 2 connecting to unix socket: No such file or directory.")
+
+    monkeypatch.setattr(views, "query_vector_remember", down)  # the query vector goes to the Redis cache
+    response = Client(raise_request_exception=False).post(
+        "/search/photo/", {"image": SimpleUploadedFile("q.jpg", photo_bytes(), content_type="image/jpeg")}
+    )
+
+    assert response.status_code == 503
+    assert "The shop is unavailable for a moment" in response.content.decode()
+
+
+@pytest.fixture
+def fake_photo_embed(monkeypatch):
+    """The model is not what these tests are about: a fixed vector for any accepted photo."""
+    import numpy as np
+
+    from shop import views
+
+    monkeypatch.setattr(views, "photo_embed", lambda data, **kwargs: ("effnet-lite0-avg-224", np.ones(1280, "float32")))
+
+
+@pytest.mark.django_db
 def test_a_programming_error_is_still_a_500(monkeypatch):
     from django.db import ProgrammingError
 
