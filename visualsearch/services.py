@@ -31,8 +31,14 @@ def _chunks(ids: list[int], size: int) -> Iterable[list[int]]:
         yield ids[start : start + size]
 
 
-def embeddings_enqueue(embedding_ids: list[int]) -> None:
-    """Send the ids to the workers in batches, once the current transaction has committed."""
+def embeddings_enqueue(embedding_ids: list[int], *, batch_size: int | None = None) -> None:
+    """Send the ids to the workers in batches, once the current transaction has committed.
+
+    If the broker is unreachable the rows stay pending with ``enqueued_at`` set: the reconciler sends them again
+    later, and the upload that is already committed is not turned into an error.
+    """
+    from kombu.exceptions import OperationalError as BrokerError
+
     from .tasks import embeddings_compute_task
 
     ids = sorted(set(embedding_ids))
@@ -41,8 +47,12 @@ def embeddings_enqueue(embedding_ids: list[int]) -> None:
 
     def send() -> None:
         ImageEmbedding.objects.filter(id__in=ids).update(enqueued_at=timezone.now())
-        for chunk in _chunks(ids, settings.VISUALSEARCH_BATCH_SIZE):
-            embeddings_compute_task.delay(chunk)
+        for chunk in _chunks(ids, batch_size or settings.VISUALSEARCH_BATCH_SIZE):
+            try:
+                embeddings_compute_task.delay(chunk)
+            except BrokerError as error:
+                logger.warning("broker unreachable, %d embedding(s) left to the reconciler: %s", len(chunk), error)
+                return
 
     transaction.on_commit(send)
 
@@ -192,17 +202,18 @@ def embeddings_reconcile() -> dict[str, int]:
             claimed_at=None,
         )
         _outcomes_announce(gave_up_ids)
-    stranded = list(
-        pending.filter(attempts__lt=settings.VISUALSEARCH_MAX_ATTEMPTS)
-        .filter(
-            Q(claimed_at__isnull=True, enqueued_at__isnull=True)
-            | Q(claimed_at__isnull=True, enqueued_at__lt=resend_before)
-            | Q(claimed_at__lt=lease_start)
-        )
+    retryable = pending.filter(attempts__lt=settings.VISUALSEARCH_MAX_ATTEMPTS)
+    never_claimed = list(
+        retryable.filter(claimed_at__isnull=True)
+        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=resend_before))
         .values_list("id", flat=True)
     )
-    embeddings_enqueue(stranded)
-    return {"requeued": len(stranded), "gave_up": gave_up}
+    # A claim that expired means its worker died mid-batch, perhaps because of one poison picture in it: each
+    # such row goes alone, so a poison picture uses up its own attempts and not its batch-mates'.
+    died_mid_batch = list(retryable.filter(claimed_at__lt=lease_start).values_list("id", flat=True))
+    embeddings_enqueue(never_claimed)
+    embeddings_enqueue(died_mid_batch, batch_size=1)
+    return {"requeued": len(never_claimed) + len(died_mid_batch), "gave_up": gave_up}
 
 
 def embedding_index_ensure(*, model_key: str) -> None:

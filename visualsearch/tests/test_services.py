@@ -74,7 +74,7 @@ def test_reconcile_resends_stranded_rows_and_gives_up_on_exhausted_ones(settings
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert embeddings_reconcile() == {"requeued": 2, "gave_up": 1}
 
-    assert len(callbacks) == 1
+    assert len(callbacks) == 2  # never-sent rows in batches, rows of a dead batch one by one
     poison.refresh_from_db()
     assert poison.status == "failed" and "gave up after 3 attempts" in poison.error
     assert ImageEmbedding.objects.get(id=fresh.id).status == "pending"
@@ -96,3 +96,38 @@ def test_ready_row_must_have_a_vector():
     _, row = _image_with_row()
     with pytest.raises(IntegrityError):
         ImageEmbedding.objects.filter(id=row.id).update(status="ready")
+
+
+def test_rows_of_a_dead_batch_are_sent_one_per_message(monkeypatch, django_capture_on_commit_callbacks):
+    from visualsearch import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.embeddings_compute_task, "delay", lambda ids: sent.append(ids))
+    long_ago = timezone.now() - timedelta(hours=1)
+    unsent = [_image_with_row(colour=(c, 0, 0))[1].id for c in (10, 60)]
+    dead = [_image_with_row(colour=(0, c, 0))[1].id for c in (10, 60, 110)]
+    ImageEmbedding.objects.filter(id__in=unsent).update(enqueued_at=None)
+    ImageEmbedding.objects.filter(id__in=dead).update(enqueued_at=long_ago, claimed_at=long_ago, attempts=1)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert embeddings_reconcile() == {"requeued": 5, "gave_up": 0}
+
+    assert sent == [sorted(unsent), *[[row_id] for row_id in sorted(dead)]]
+
+
+def test_broker_down_leaves_the_upload_stored_and_the_row_for_the_reconciler(monkeypatch, django_capture_on_commit_callbacks):
+    from kombu.exceptions import OperationalError
+
+    from visualsearch import tasks
+
+    def broker_down(ids):
+        raise OperationalError("Error 111 connecting to redis")
+
+    monkeypatch.setattr(tasks.embeddings_compute_task, "delay", broker_down)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        image, row = _image_with_row()
+
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == ("pending", 0)
+    assert row.enqueued_at is not None  # the reconciler sends it again after VISUALSEARCH_RESEND_AFTER_SECONDS
