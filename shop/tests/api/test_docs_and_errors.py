@@ -22,6 +22,11 @@ def test_docs_page_loads_its_assets_from_the_shop_not_a_cdn(client):
     assert len(assets) >= 3  # the bundle, the preset and the stylesheet at least
     for asset in assets:
         assert client.get(asset).status_code == 200, asset
+    # no inline script: the page runs under the production Content-Security-Policy (script-src 'self')
+    assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == []
+    (start_script,) = re.findall(r"""<script src=["'](/api/v1/docs/\?[^"']+)["']""", html)
+    script = client.get(start_script.replace("&amp;", "&"))
+    assert script.status_code == 200 and b"SwaggerUIBundle" in script.content
 
 
 def test_schema_lists_every_operation_the_key_scheme_and_every_error_code(client):
