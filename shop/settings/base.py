@@ -130,7 +130,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Sessions, auth ------------------------------------------------------------------------------------
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Sessions (carts) live in PostgreSQL only: a Redis outage must not break every page on the session save.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
