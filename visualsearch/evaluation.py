@@ -326,8 +326,11 @@ def evaluate_gallery_queries(
     extra: dict[str, dict] = {}
     if train_adapter:
         from .training import adapter_train_and_register
+        from .versions import model_version_backfill
 
         version = adapter_train_and_register(base_key=model_key, progress=lambda f, m: progress(m, int(f * 100), 100))
+        # The shop's backfill: adapter vectors from the stored base vectors; anything left, the worker's function.
+        model_version_backfill(key=version.key)
         catalogue_embed(model_key=version.key, progress=progress)
         keys.append(version.key)
         extra[version.key] = {"training_images": version.training_images, "adapter_metrics": version.metrics}

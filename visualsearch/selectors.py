@@ -44,6 +44,35 @@ class ProductMatch:
     image: ProductImage
     similarity: float
     """Cosine similarity of the query and the product's best-matching image (1.0 = same direction)."""
+    close: bool = True
+    """False under the model key's close-match threshold: show it as an alternative, not as "this is it"."""
+
+
+# The similarity under which the search page says "no close match" and shows the nearest products as
+# alternatives, per model key. Calibrated by bench/no_match_threshold.py through the search path: grocery
+# packshots as the catalogue, shoppers' photos of them as true matches, clothing photos as unrelated queries.
+# The figures behind each value are in that script's output (see the evaluation notes in the README).
+# effnet-lite0-avg-224, 0.444: 58.9 % of true first matches kept, 5.0 % of unrelated photos shown as matches
+# (296 grocery shoppers' photos, 300 clothing photos; at 0.40 it would be 79.5 % and 19.3 %).
+CLOSE_MATCH_SIMILARITY: dict[str, float] = {"effnet-lite0-avg-224": 0.444}
+
+
+def close_match_threshold(model_key: str) -> float | None:
+    """The setting VISUALSEARCH_CLOSE_MATCH_SIMILARITY wins; then the calibrated table; then a trained
+    version's own calibration (from its held-out photos); None means every result counts as close."""
+    override = getattr(settings, "VISUALSEARCH_CLOSE_MATCH_SIMILARITY", None)
+    if override is not None:
+        return float(override)
+    if model_key in CLOSE_MATCH_SIMILARITY:
+        return CLOSE_MATCH_SIMILARITY[model_key]
+    metrics = ModelVersion.objects.filter(key=model_key).values_list("metrics", flat=True).first() or {}
+    value = metrics.get("close_match_similarity")
+    return float(value) if value is not None else None
+
+
+def is_close_match(*, similarity: float, model_key: str) -> bool:
+    threshold = close_match_threshold(model_key)
+    return threshold is None or similarity >= threshold
 
 
 def _category_ids(category: Category | None) -> list[int] | None:
@@ -83,8 +112,14 @@ def products_near_vector(
         best.setdefault(hit.product_id, hit)
     chosen = list(best.values())[:limit]
     images = ProductImage.objects.select_related("product").in_bulk([hit.image_id for hit in chosen])
+    threshold = close_match_threshold(model_key)
     return [
-        ProductMatch(product=images[hit.image_id].product, image=images[hit.image_id], similarity=1.0 - hit.distance)
+        ProductMatch(
+            product=images[hit.image_id].product,
+            image=images[hit.image_id],
+            similarity=1.0 - hit.distance,
+            close=threshold is None or 1.0 - hit.distance >= threshold,
+        )
         for hit in chosen
         if hit.image_id in images
     ]

@@ -190,9 +190,19 @@ def adapter_train(
         metrics["holdout_recall_at_1_base"] = round(recall_at_1(
             queries=data.vectors[held], query_products=data.products[held],
             gallery=data.vectors[gallery], gallery_products=data.products[gallery]), 4)
+        queries, catalogue_vectors = adapter.apply(data.vectors[held]), adapter.apply(data.vectors[gallery])
         metrics["holdout_recall_at_1"] = round(recall_at_1(
-            queries=adapter.apply(data.vectors[held]), query_products=data.products[held],
-            gallery=adapter.apply(data.vectors[gallery]), gallery_products=data.products[gallery]), 4)
+            queries=queries, query_products=data.products[held],
+            gallery=catalogue_vectors, gallery_products=data.products[gallery]), 4)
+        # "No close match" threshold of this version: the similarity that keeps 90 % of held-out photos'
+        # true matches (their own product's best catalogue image). Unrelated photos are not known here.
+        own = [
+            float(np.max(catalogue_vectors[data.products[gallery] == product] @ query))
+            for query, product in zip(queries, data.products[held], strict=True)
+            if np.any(data.products[gallery] == product)
+        ]
+        if own:
+            metrics["close_match_similarity"] = round(float(np.quantile(own, 0.10)), 4)
     adapter = adapter_fit(data, settings=settings, progress=lambda f, m: report(0.5 + 0.5 * f, "final fit: " + m))
     return AdapterResult(adapter=adapter, metrics=metrics, training_images=len(data.products))
 

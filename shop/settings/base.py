@@ -185,6 +185,9 @@ VISUALSEARCH_CLAIM_LEASE_SECONDS = env.int("VISUALSEARCH_CLAIM_LEASE_SECONDS", d
 VISUALSEARCH_RESEND_AFTER_SECONDS = env.int("VISUALSEARCH_RESEND_AFTER_SECONDS", default=600)
 VISUALSEARCH_EF_SEARCH = env.int("VISUALSEARCH_EF_SEARCH", default=100)
 VISUALSEARCH_PRELOAD_MODEL = env.bool("VISUALSEARCH_PRELOAD_MODEL", default=False)
+# Cosine similarity under which a photo search says "no close match"; unset: the calibrated value per model key
+# (visualsearch/selectors.py, CLOSE_MATCH_SIMILARITY).
+VISUALSEARCH_CLOSE_MATCH_SIMILARITY = env.float("VISUALSEARCH_CLOSE_MATCH_SIMILARITY", default=None)
 
 # --- API -----------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

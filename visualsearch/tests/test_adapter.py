@@ -17,7 +17,8 @@ from visualsearch.training import (
     adapter_version_start,
     adapter_version_train,
 )
-from visualsearch.versions import model_version_activate, model_version_backfill
+from visualsearch.intake import stored_image_open
+from visualsearch.versions import model_version_activate, model_version_backfill, model_version_coverage
 
 from .fixtures import query_copy
 
@@ -116,13 +117,20 @@ def test_labelled_photos_train_an_adapter_that_search_can_switch_to(client, cata
     assert version.key.startswith(DEFAULT + "@adapter-")
     assert version.training_images == 17  # 8 catalogue images + 9 labelled photos
     assert version.metrics["holdout_photos"] == 3
+    assert 0.0 < version.metrics["close_match_similarity"] <= 1.0
     assert spec_for(version.key).dimension == 1280
     assert embedder_for(version.key).embed([]).shape == (0, 1280)
 
     # and after its backfill search switches to it; labelled photos are never results
+    # the backfill fills the adapter's key from the stored base vectors: complete at once, no worker needed,
+    # and equal to embedding the picture afresh with the adapter key (up to the half-precision storage)
     model_version_backfill(key=version.key)
-    embeddings_compute(embedding_ids=list(
-        ImageEmbedding.objects.filter(model_key=version.key).values_list("id", flat=True)))
+    assert model_version_coverage(key=version.key).complete
+    guitar_image = catalogue["Guitar"].images.listed().get()
+    stored = np.asarray(ImageEmbedding.objects.get(image=guitar_image, model_key=version.key).vector, np.float32)
+    with guitar_image.image.open("rb") as handle:
+        fresh = embedder_for(version.key).embed([stored_image_open(handle.read())])[0]
+    assert float(stored @ fresh) > 0.999
     model_version_activate(key=version.key)
     upload = SimpleUploadedFile("q.jpg", query_copy(demo_asset_bytes("1f3b8.webp"), crop=0.2), content_type="image/jpeg")
     body = client.post("/api/v1/search/image", {"image": upload, "limit": 8}).json()
