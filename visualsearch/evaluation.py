@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 import tempfile
 import time
 from collections import defaultdict
@@ -166,7 +167,7 @@ def _grouped(queries: list[RankedQuery]) -> dict[str, Scores]:
 
 
 @contextmanager
-def throwaway_database(*, suffix: str = "eval") -> Iterator[str]:
+def throwaway_database(*, suffix: str | None = None) -> Iterator[str]:
     """A fresh, migrated database on the same server for the duration of the block, then dropped.
 
     Django's own test-database machinery does the work, so the schema (pgvector, HNSW indexes) is exactly
@@ -176,7 +177,8 @@ def throwaway_database(*, suffix: str = "eval") -> Iterator[str]:
     original = settings_dict["NAME"]
     settings_dict.setdefault("TEST", {})
     previous_test_name = settings_dict["TEST"].get("NAME")
-    settings_dict["TEST"]["NAME"] = f"{original}_{suffix}"
+    # The process id keeps two evaluations running at once (protocols A and C) out of each other's way.
+    settings_dict["TEST"]["NAME"] = f"{original}_{suffix or f'eval_{os.getpid()}'}"
     try:
         name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
         try:
