@@ -94,7 +94,8 @@ def knn_images(
     literal = vector_literal(vector)
     with transaction.atomic(), connection.cursor() as cursor:
         # SET LOCAL only lasts for this transaction: outside atomic() it would silently do nothing.
-        cursor.execute("SET LOCAL hnsw.ef_search = %s", [max(int(ef_search), limit)])
+        # pgvector caps ef_search at 1000; past it the iterative scan keeps going until ``limit`` rows are found.
+        cursor.execute("SET LOCAL hnsw.ef_search = %s", [min(max(int(ef_search), limit), 1000)])
         cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
         cursor.execute(query, [literal, *params, literal, int(limit)])
         rows = cursor.fetchall()
