@@ -33,14 +33,14 @@ def similar_items(*, product: Product, limit: int = SIMILAR_ITEMS) -> list[Produ
     if ranking is None:
         matches = products_similar_to_product(product=product, limit=limit)
         if matches:  # an empty list may just mean "not embedded yet": ask again next time
-            cache.set(key, [(m.image.id, m.similarity) for m in matches], seconds)
+            cache.set(key, [(m.image.id, m.similarity, m.close) for m in matches], seconds)
         return matches
     images = ProductImage.objects.select_related("product").filter(product__is_published=True).in_bulk(
-        [image_id for image_id, _ in ranking]
+        [image_id for image_id, _, _ in ranking]
     )
     return [
-        ProductMatch(product=images[image_id].product, image=images[image_id], similarity=similarity)
-        for image_id, similarity in ranking
+        ProductMatch(product=images[image_id].product, image=images[image_id], similarity=similarity, close=close)
+        for image_id, similarity, close in ranking
         if image_id in images
     ]
 

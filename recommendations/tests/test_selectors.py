@@ -22,8 +22,8 @@ def test_a_second_call_serves_the_same_ranking_without_a_vector_query(catalogue)
     with CaptureQueriesContext(connection) as queries:
         second = similar_items(product=catalogue["Red Apple"])
     # then the same products come back in the same order, with no k-NN query
-    assert [(m.product.name, m.image.id, m.similarity) for m in second] == [
-        (m.product.name, m.image.id, m.similarity) for m in first
+    assert [(m.product.name, m.image.id, m.similarity, m.close) for m in second] == [
+        (m.product.name, m.image.id, m.similarity, m.close) for m in first
     ]
     assert second[0].product.name == "Green Apple"
     assert len(second) == 7
