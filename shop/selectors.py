@@ -9,6 +9,7 @@ from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db.models import F, Prefetch, QuerySet
 
 from catalog.models import Category, Product, ProductImage
+from catalog.selectors import category_descendant_ids
 
 SORTS = {
     "new": ("-created_at", "-id"),
@@ -31,14 +32,6 @@ def products_published() -> QuerySet[Product]:
     return Product.objects.filter(is_published=True).select_related("category").prefetch_related(
         Prefetch("images", queryset=ProductImage.objects.listed().order_by("position", "id"))
     )
-
-
-def category_descendant_ids(category: Category) -> list[int]:
-    ids, frontier = [category.id], [category.id]
-    while frontier:  # a shop's category tree is small and shallow: one query per level
-        frontier = list(Category.objects.filter(parent_id__in=frontier).values_list("id", flat=True))
-        ids.extend(frontier)
-    return ids
 
 
 def products_filtered(queryset: QuerySet[Product], *, filters: ListingFilters) -> QuerySet[Product]:

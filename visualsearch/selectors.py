@@ -9,6 +9,7 @@ import numpy as np
 from django.conf import settings
 
 from catalog.models import Category, Product, ProductImage
+from catalog.selectors import category_descendant_ids
 
 from . import querysets
 from .embedding import embedder_for, spec_for
@@ -76,13 +77,7 @@ def is_close_match(*, similarity: float, model_key: str) -> bool:
 
 
 def _category_ids(category: Category | None) -> list[int] | None:
-    if category is None:
-        return None
-    ids, frontier = [category.id], [category.id]
-    while frontier:  # a shop's category tree is small and shallow: one query per level
-        frontier = list(Category.objects.filter(parent_id__in=frontier).values_list("id", flat=True))
-        ids.extend(frontier)
-    return ids
+    return None if category is None else category_descendant_ids(category)
 
 
 def products_near_vector(

@@ -9,6 +9,7 @@ from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db.models import F, Prefetch, Q, QuerySet
 
 from catalog.models import Category, Product, ProductImage
+from catalog.selectors import category_descendant_ids
 
 
 def products_visible_to(*, user) -> QuerySet[Product]:
@@ -26,14 +27,6 @@ def listed_images() -> QuerySet[ProductImage]:
     return ProductImage.objects.listed()
 
 
-def category_with_descendants(category: Category) -> list[int]:
-    ids, frontier = [category.id], [category.id]
-    while frontier:  # a shop's category tree is small and shallow: one query per level
-        frontier = list(Category.objects.filter(parent_id__in=frontier).values_list("id", flat=True))
-        ids.extend(frontier)
-    return ids
-
-
 @dataclass(frozen=True)
 class ProductFilters:
     category: Category | None = None
@@ -46,7 +39,7 @@ class ProductFilters:
 def products_list(*, user, filters: ProductFilters) -> QuerySet[Product]:
     products = products_visible_to(user=user).select_related("category", "partner")
     if filters.category is not None:
-        products = products.filter(category_id__in=category_with_descendants(filters.category))
+        products = products.filter(category_id__in=category_descendant_ids(filters.category))
     if filters.min_price is not None:
         products = products.filter(price__gte=filters.min_price)
     if filters.max_price is not None:
