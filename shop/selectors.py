@@ -9,7 +9,7 @@ from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db.models import F, Prefetch, QuerySet
 
 from catalog.models import Category, Product, ProductImage
-from catalog.selectors import category_descendant_ids
+from catalog.querysets import products_narrowed
 
 SORTS = {
     "new": ("-created_at", "-id"),
@@ -35,14 +35,13 @@ def products_published() -> QuerySet[Product]:
 
 
 def products_filtered(queryset: QuerySet[Product], *, filters: ListingFilters) -> QuerySet[Product]:
-    if filters.category is not None:
-        queryset = queryset.filter(category_id__in=category_descendant_ids(filters.category))
-    if filters.min_price is not None:
-        queryset = queryset.filter(price__gte=filters.min_price)
-    if filters.max_price is not None:
-        queryset = queryset.filter(price__lte=filters.max_price)
-    if filters.in_stock:
-        queryset = queryset.filter(stock_quantity__gt=0)
+    queryset = products_narrowed(
+        queryset,
+        category=filters.category,
+        min_price=filters.min_price,
+        max_price=filters.max_price,
+        in_stock=True if filters.in_stock else None,  # the storefront's box only ever narrows
+    )
     if filters.sort in SORTS:
         queryset = queryset.order_by(*SORTS[filters.sort])
     return queryset

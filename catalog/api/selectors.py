@@ -9,7 +9,7 @@ from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db.models import F, Prefetch, Q, QuerySet
 
 from catalog.models import Category, Product, ProductImage
-from catalog.selectors import category_descendant_ids
+from catalog.querysets import products_narrowed
 
 
 def products_visible_to(*, user) -> QuerySet[Product]:
@@ -37,17 +37,13 @@ class ProductFilters:
 
 
 def products_list(*, user, filters: ProductFilters) -> QuerySet[Product]:
-    products = products_visible_to(user=user).select_related("category", "partner")
-    if filters.category is not None:
-        products = products.filter(category_id__in=category_descendant_ids(filters.category))
-    if filters.min_price is not None:
-        products = products.filter(price__gte=filters.min_price)
-    if filters.max_price is not None:
-        products = products.filter(price__lte=filters.max_price)
-    if filters.in_stock is True:
-        products = products.filter(stock_quantity__gt=0)
-    elif filters.in_stock is False:
-        products = products.filter(stock_quantity=0)
+    products = products_narrowed(
+        products_visible_to(user=user).select_related("category", "partner"),
+        category=filters.category,
+        min_price=filters.min_price,
+        max_price=filters.max_price,
+        in_stock=filters.in_stock,
+    )
     if filters.q:
         # websearch syntax accepts any text a user types ("red -apple", quotes) without raising.
         query = SearchQuery(filters.q, config="simple", search_type="websearch")
