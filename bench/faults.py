@@ -161,10 +161,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # so `finally` stops the private servers
     stack = Stack.create(**FAST_RECOVERY)
     try:
-        stack.services_start()
-        stack.manage("migrate", "--noinput")
-        stack.worker_start()
-        stack.beat_start()
+        stack.start()
         print(f"private stack in {stack.var_dir}; settings {FAST_RECOVERY}", flush=True)
         if args.only in (None, "kills"):
             print("worker kills:", json.dumps(scenario_kills(stack, images=args.images, kills=args.kills,

@@ -104,6 +104,13 @@ class Stack:
         self.processes[name] = process
         return process
 
+    def start(self) -> None:
+        """PostgreSQL, Redis, migrations, a worker and beat: the shop's back end, privately."""
+        self.services_start()
+        self.manage("migrate", "--noinput")
+        self.worker_start()
+        self.beat_start()
+
     def worker_start(self, **env: str) -> subprocess.Popen:
         return self.spawn("worker", [PYTHON, "-m", "shop.tests.faultkit", "worker"], **env)
 

@@ -38,10 +38,7 @@ FAST_RECOVERY = {
 def stack():
     stack = Stack.create(**FAST_RECOVERY)
     try:
-        stack.services_start()
-        stack.manage("migrate", "--noinput")
-        stack.worker_start()
-        stack.beat_start()
+        stack.start()
         yield stack
     finally:
         stack.close()
