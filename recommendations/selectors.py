@@ -28,10 +28,11 @@ def similar_items(*, product: Product, limit: int = SIMILAR_ITEMS) -> list[Produ
     seconds = settings.RECOMMENDATIONS_SIMILAR_CACHE_SECONDS
     if seconds <= 0:
         return products_similar_to_product(product=product, limit=limit)
-    key = f"similar:{active_model_key()}:{product.id}:{limit}"
+    model_key = active_model_key()
+    key = f"similar:{model_key}:{product.id}:{limit}"
     ranking = cache.get(key)
     if ranking is None:
-        matches = products_similar_to_product(product=product, limit=limit)
+        matches = products_similar_to_product(product=product, limit=limit, model_key=model_key)
         if matches:  # an empty list may just mean "not embedded yet": ask again next time
             cache.set(key, [(m.image.id, m.similarity, m.close) for m in matches], seconds)
         return matches

@@ -154,9 +154,14 @@ def photo_embed(data: bytes, *, model_key: str | None = None, crop: CropBox | No
     return model_key, vector
 
 
-def products_similar_to_product(*, product: Product, limit: int = 8) -> list[ProductMatch]:
-    """Visually similar published products, from the vector of the product's first embedded image."""
-    model_key = active_model_key()
+def products_similar_to_product(
+    *, product: Product, limit: int = 8, model_key: str | None = None
+) -> list[ProductMatch]:
+    """Visually similar published products, from the vector of the product's first embedded image.
+
+    A caller that already read the active key passes it, saving the query on this hot path.
+    """
+    model_key = model_key or active_model_key()
     row = (
         ImageEmbedding.objects.filter(
             image__product=product, image__kind="catalogue", model_key=model_key, status=EmbeddingStatus.READY
