@@ -14,7 +14,7 @@ from catalog.services import ProductData
 from shop import partners_services
 from shop.api.errors import ApiError, ErrorCode
 from shop.api.auth import KeyWrite, owner_check
-from shop.api.errors import ErrorOutputSerializer
+from shop.api.errors import ERROR_RESPONSES, ErrorOutputSerializer
 from shop.api.pagination import page
 from visualsearch.selectors import embedding_status_for_images
 
@@ -33,7 +33,7 @@ from .serializers import (
 )
 
 TAG = "catalogue"
-ERRORS = {code: ErrorOutputSerializer for code in (400, 401, 403, 404, 429)}
+ERRORS = ERROR_RESPONSES
 WRITE_ERRORS = {**ERRORS, 409: ErrorOutputSerializer}
 
 

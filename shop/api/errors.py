@@ -95,6 +95,11 @@ class ErrorOutputSerializer(serializers.Serializer):
     details = serializers.DictField(help_text="field name -> list of messages, or facts about the refusal")
 
 
+# Every operation may answer these: refused input, no or bad key, wrong scope or owner, unknown object, an Accept
+# header the API cannot satisfy, a body in another media type, and the rate limits. Documented once, for all views.
+ERROR_RESPONSES = {code: ErrorOutputSerializer for code in (400, 401, 403, 404, 406, 415, 429)}
+
+
 class ApiError(exceptions.APIException):
     def __init__(
         self, code: ErrorCode | str, message: str, *, http_status: int = 400, details: dict | None = None

@@ -14,7 +14,7 @@ from shop import partners_services
 from shop.models_partners import WebhookEndpoint
 
 from .auth import KeyRead, KeyWrite, owner_check
-from .errors import ApiError, ErrorCode, ErrorOutputSerializer
+from .errors import ERROR_RESPONSES, ApiError, ErrorCode
 from .pagination import page
 from .serializers import (
     WebhookDeliveryPageOutputSerializer,
@@ -26,7 +26,7 @@ from .serializers import (
 )
 
 TAG = "webhooks"
-ERRORS = {code: ErrorOutputSerializer for code in (400, 401, 403, 404, 429)}
+ERRORS = ERROR_RESPONSES
 
 
 def _endpoint(request, endpoint_id: int) -> WebhookEndpoint:

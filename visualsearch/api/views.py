@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from catalog.api.selectors import products_visible_to
 from catalog.models import Product, ProductImage
 from recommendations.selectors import similar_items
-from shop.api.errors import ApiError, ErrorCode, ErrorOutputSerializer
+from shop.api.errors import ERROR_RESPONSES, ApiError, ErrorCode, ErrorOutputSerializer
 from visualsearch.selectors import (
     CropBox,
     SearchFilters,
@@ -27,7 +27,7 @@ from .serializers import (
 )
 
 TAG = "visual search"
-ERRORS = {code: ErrorOutputSerializer for code in (400, 401, 403, 404, 429, 503)}
+ERRORS = {**ERROR_RESPONSES, 503: ErrorOutputSerializer}
 
 
 class SearchByImageApi(APIView):
