@@ -29,7 +29,10 @@ def _media_root(settings, tmp_path):
 def _clear_cache():
     from django.core.cache import cache
 
+    from visualsearch.selectors import active_model_key_forget
+
     cache.clear()
+    active_model_key_forget()  # a key remembered by an earlier test's (rolled back) database
     yield
 
 

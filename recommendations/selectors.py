@@ -6,7 +6,7 @@ from django.core.cache import cache
 from catalog.models import Product, ProductImage
 from visualsearch.selectors import (
     ProductMatch,
-    active_model_key,
+    active_model_key_recent,
     products_near_products,
     products_similar_to_product,
 )
@@ -28,7 +28,7 @@ def similar_items(*, product: Product, limit: int = SIMILAR_ITEMS) -> list[Produ
     seconds = settings.RECOMMENDATIONS_SIMILAR_CACHE_SECONDS
     if seconds <= 0:
         return products_similar_to_product(product=product, limit=limit)
-    model_key = active_model_key()
+    model_key = active_model_key_recent()
     key = f"similar:{model_key}:{product.id}:{limit}"
     ranking = cache.get(key)
     if ranking is None:

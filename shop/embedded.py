@@ -54,7 +54,7 @@ def postgres_ensure(var_dir: Path = DEFAULT_VAR_DIR) -> EmbeddedPostgres:
 
 
 def _redis_paths(var_dir: Path) -> tuple[Path, Path, Path]:
-    redis_dir = var_dir / "redis"
+    redis_dir = Path(var_dir).resolve() / "redis"  # absolute: redis-server changes into it before opening its log
     return redis_dir, redis_dir / "redis.sock", redis_dir / "redis.pid"
 
 

@@ -22,7 +22,7 @@ from catalog.models import ProductImage
 
 from .embedding import EmbeddingSpec, LinearAdapter, adapter_spec, spec_for
 from .models import EmbeddingStatus, ImageEmbedding, ModelVersion, ModelVersionStatus
-from .selectors import active_model_key
+from .selectors import active_model_key, active_model_key_forget
 
 logger = logging.getLogger(__name__)
 
@@ -239,5 +239,6 @@ def model_version_activate(*, key: str) -> ModelVersion:
     ModelVersion.objects.filter(is_active=True).update(is_active=False)
     ModelVersion.objects.filter(id=version.id).update(is_active=True, activated_at=timezone.now())
     version.refresh_from_db()
+    active_model_key_forget()
     logger.info("search now uses model key %s", key)
     return version

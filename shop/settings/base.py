@@ -184,6 +184,8 @@ VISUALSEARCH_MAX_ATTEMPTS = env.int("VISUALSEARCH_MAX_ATTEMPTS", default=3)
 VISUALSEARCH_CLAIM_LEASE_SECONDS = env.int("VISUALSEARCH_CLAIM_LEASE_SECONDS", default=300)
 VISUALSEARCH_RESEND_AFTER_SECONDS = env.int("VISUALSEARCH_RESEND_AFTER_SECONDS", default=600)
 VISUALSEARCH_EF_SEARCH = env.int("VISUALSEARCH_EF_SEARCH", default=100)
+# Similar items may use the active model key as read up to this many seconds ago (visualsearch.selectors).
+VISUALSEARCH_ACTIVE_KEY_MAX_AGE = env.float("VISUALSEARCH_ACTIVE_KEY_MAX_AGE", default=2.0)
 VISUALSEARCH_PRELOAD_MODEL = env.bool("VISUALSEARCH_PRELOAD_MODEL", default=False)
 # Cosine similarity under which a photo search says "no close match"; unset: the calibrated value per model key
 # (visualsearch/selectors.py, CLOSE_MATCH_SIMILARITY).
@@ -195,11 +197,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["shop.api.auth.ApiKeyAuthentication"],
     # Anonymous callers may read the public catalogue and search; views that write say KeyWrite.
     "DEFAULT_PERMISSION_CLASSES": ["shop.api.auth.PublicRead"],
-    "DEFAULT_THROTTLE_CLASSES": [
-        "shop.api.throttling.AnonRateThrottle",
-        "shop.api.throttling.ApiKeyRateThrottle",
-        "shop.api.throttling.IpRateThrottle",
-    ],
+    "DEFAULT_THROTTLE_CLASSES": ["shop.api.throttling.ShopRateThrottle"],
     "EXCEPTION_HANDLER": "shop.api.errors.exception_handler",
     # JSON only: partners read the docs page (/api/v1/docs/), not DRF's session-based browsable pages.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -208,7 +206,8 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": env.int("SHOP_API_NUM_PROXIES", default=0),
     "UNAUTHENTICATED_USER": None,
 }
-# Counted in the default cache (Redis), shared by every web process. Formats: N/second|minute|hour|day.
+# Counted in the cache's Redis database, shared by every web process (shop/api/throttling.py).
+# Formats: N/second|minute|hour|day.
 SHOP_API_RATES = {
     "anon": env("SHOP_API_RATE_ANON", default="60/minute"),
     "key": env("SHOP_API_RATE_KEY", default="600/minute"),

@@ -13,6 +13,7 @@ from visualsearch.selectors import (
     CropBox,
     SearchFilters,
     active_model_key,
+    active_model_key_recent,
     images_near_image,
     photo_embed,
     products_near_vector,
@@ -76,7 +77,7 @@ class ProductSimilarApi(APIView):
             raise ApiError(ErrorCode.NOT_FOUND, "No such product.", http_status=404)
         matches = similar_items(product=product, limit=params.validated_data["limit"])
         out = SearchResultsOutputSerializer(
-            {"model_key": active_model_key(), "results": matches}, context={"request": request}
+            {"model_key": active_model_key_recent(), "results": matches}, context={"request": request}
         )
         return Response(out.data)
 

@@ -4,7 +4,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from catalog.services import product_image_add
 from conftest import demo_asset_bytes
 from visualsearch.models import EmbeddingStatus, ImageEmbedding, ModelVersion
-from visualsearch.selectors import active_model_key, photo_embed, products_near_vector
+from visualsearch.selectors import active_model_key, active_model_key_recent, photo_embed, products_near_vector
 from visualsearch.services import embeddings_compute
 from visualsearch.versions import (
     VersionError,
@@ -81,6 +81,26 @@ def test_switch_then_switch_back_without_downtime(client, catalogue):
     _workers_run(NEW)
     _workers_run(DEFAULT)
     model_version_activate(key=DEFAULT)
+    assert active_model_key() == DEFAULT
+
+
+def test_similar_items_see_a_switch_here_at_once_and_one_made_elsewhere_within_the_max_age(catalogue, settings):
+    settings.VISUALSEARCH_ACTIVE_KEY_MAX_AGE = 60
+    model_version_register(key=NEW)
+    model_version_backfill(key=NEW)
+    _workers_run(NEW)
+    assert active_model_key_recent() == DEFAULT
+
+    # a switch made by this process shows at once
+    model_version_activate(key=NEW)
+    assert active_model_key_recent() == NEW
+
+    # one made by another process (here: the same rows written directly) shows once the remembered key is old
+    ModelVersion.objects.filter(key=NEW).update(is_active=False)
+    ModelVersion.objects.filter(key=DEFAULT).update(is_active=True)
+    assert active_model_key_recent() == NEW
+    settings.VISUALSEARCH_ACTIVE_KEY_MAX_AGE = 0
+    assert active_model_key_recent() == DEFAULT
     assert active_model_key() == DEFAULT
 
 
