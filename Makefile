@@ -39,9 +39,12 @@ bench: install demo-assets
 	$(PY) -m pip install --quiet -r bench/requirements.txt
 	$(PY) bench/ingest_search.py
 
+# Protocols A and C with the default key, then with the stronger offline key effnet-lite1-avg-240 (~5 min).
 eval: install
 	$(PY) manage.py evaluate_retrieval --protocol A
+	$(PY) manage.py evaluate_retrieval --protocol A --model effnet-lite1-avg-240
 	$(PY) manage.py evaluate_retrieval --protocol C
+	$(PY) manage.py evaluate_retrieval --protocol C --model effnet-lite1-avg-240
 
 stop:
 	$(PY) -m shop.embedded stop

@@ -3,7 +3,11 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
+from conftest import demo_asset_bytes
 from visualsearch.embedding import DEFAULT_MODEL_KEY, REGISTRY, Embedder, embedder_for, spec_for
+from visualsearch.intake import image_intake, stored_image_open
+
+from .fixtures import query_copy
 
 
 def _picture(colour=(200, 40, 40)) -> Image.Image:
@@ -41,6 +45,26 @@ def test_preprocessing_comes_from_the_spec():
     assert tuple(tensor.shape) == (3, 224, 224)
     # white, normalised with the ImageNet statistics of the spec
     assert torch.allclose(tensor[:, 0, 0], torch.tensor([(1 - m) / s for m, s in zip(spec.preprocessing.mean, spec.preprocessing.std)]))
+
+
+def test_lite1_key_loads_its_shipped_weights_offline_at_240_px():
+    spec = spec_for("effnet-lite1-avg-240")
+    assert spec.offline is True
+    assert tuple(spec.preprocessing(_picture()).shape) == (3, 240, 240)
+    guitar, guitar_copy, teapot = (
+        stored_image_open(image_intake(data).jpeg)
+        for data in [
+            demo_asset_bytes("1f3b8.webp"),
+            query_copy(demo_asset_bytes("1f3b8.webp"), crop=0.2),
+            demo_asset_bytes("1fad6.webp"),
+        ]
+    )
+    vectors = embedder_for(spec.key).embed([guitar, guitar_copy, teapot])
+    assert vectors.shape == (3, 1280)
+    assert float(vectors[0] @ vectors[1]) > 0.9 > float(vectors[0] @ vectors[2])
+    # the shipped weights, not a random initialisation
+    untrained = Embedder(spec, pretrained=False).embed([guitar])[0]
+    assert float(vectors[0] @ untrained) < 0.9
 
 
 @pytest.mark.parametrize("key", ["resnet50-v2-avg-224", "convnext-tiny-224"])
