@@ -71,6 +71,15 @@ class ProductAdmin(admin.ModelAdmin):
     inlines = [ProductImageInline]
     list_select_related = ["category"]
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        response = super().changeform_view(request, object_id, form_url, extra_context)
+        # Django re-shows an invalid form with HTTP 200. A refused photo (or any invalid field) answers 400
+        # instead, so scripts and monitors see the refusal too; a person sees the same page with its messages.
+        context = getattr(response, "context_data", None) or {}
+        if request.method == "POST" and context.get("errors"):
+            response.status_code = 400
+        return response
+
     def save_model(self, request, obj, form, change):
         # Fields are validated by the ModelForm; the service keeps the search vector in step.
         with transaction.atomic():

@@ -42,7 +42,7 @@ def test_admin_refuses_a_broken_photo_and_writes_nothing(admin_client, _media_ro
 
     response = admin_client.post("/admin/catalog/product/add/", _add_form(category, upload))
 
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "The picture is damaged or incomplete" in response.content.decode()
     assert Product.objects.count() == 0 and ProductImage.objects.count() == 0
     assert media_files(_media_root) == []

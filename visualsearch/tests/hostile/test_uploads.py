@@ -169,13 +169,11 @@ def test_admin_upload_answers_every_hostile_file_and_stores_only_clean_jpegs(spe
             assert ImageEmbedding.objects.filter(image=image, status="pending").count() == 1
             verdict = _judge(specimen, accepted=True, status=302, message=None)
         else:
-            errors = _admin_errors(response.content.decode()) if response.status_code == 200 else []
+            errors = _admin_errors(response.content.decode())
             if response.status_code == 400 and MALFORMED_PAGE_TEXT in response.content.decode():
                 errors = [MALFORMED_PAGE_TEXT]
-            # Django's admin re-shows an invalid form with HTTP 200 (its convention, kept): the refusal is the
-            # form coming back with our message on the photo and nothing saved.
-            status = 400 if response.status_code == 200 and errors else response.status_code
-            verdict = _judge(specimen, accepted=False, status=status, message=errors[0] if errors else None)
+            # The refusal is the form coming back with HTTP 400, our message on the photo, and nothing saved.
+            verdict = _judge(specimen, accepted=False, status=response.status_code, message=errors[0] if errors else None)
             if ProductImage.objects.count() != images_before or media_files(_media_root) != files_before:
                 wrong.append(f"{specimen.label}: refused but something was stored")
             if Product.objects.filter(sku=f"H-{n}").exists():
