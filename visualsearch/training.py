@@ -14,6 +14,7 @@ own geometry) and weight decay pulls it back there, so products without labelled
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -181,6 +182,7 @@ def adapter_train(
             f"(found {labelled} labelled photos, {catalogue} catalogue images)"
         )
     report = progress or (lambda fraction, message: None)
+    started = time.monotonic()
     held = holdout_split(data, fraction=settings.holdout_fraction, seed=settings.seed)
     train = TrainingData(data.vectors[~held], data.products[~held], data.labelled[~held])
     gallery = ~data.labelled
@@ -204,6 +206,7 @@ def adapter_train(
         if own:
             metrics["close_match_similarity"] = round(float(np.quantile(own, 0.10)), 4)
     adapter = adapter_fit(data, settings=settings, progress=lambda f, m: report(0.5 + 0.5 * f, "final fit: " + m))
+    metrics["training_seconds"] = round(time.monotonic() - started, 1)  # both fits, on this machine's CPU
     return AdapterResult(adapter=adapter, metrics=metrics, training_images=len(data.products))
 
 

@@ -52,6 +52,7 @@ def test_adapter_learns_what_the_base_geometry_misses_on_held_out_photos():
     assert result.metrics["holdout_photos"] == 24  # 20 % of each product's 20 photos
     assert result.metrics["holdout_recall_at_1_base"] < 0.3  # the shop floor hides the product
     assert result.metrics["holdout_recall_at_1"] >= 0.75
+    assert 0 < result.metrics["training_seconds"] < 600
 
 
 def test_adapter_round_trips_through_bytes_and_gives_unit_vectors():
