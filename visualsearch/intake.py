@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -101,6 +102,11 @@ def image_intake(data: bytes, *, limits: IntakeLimits = IntakeLimits()) -> Intak
             raise ImageRejected(ErrorCode.IMAGE_TOO_MANY_PIXELS, limit=limits.max_pixels)
         if min(width, height) < MIN_SIDE:
             raise ImageRejected(ErrorCode.IMAGE_TOO_SMALL, min_side=MIN_SIDE)
+        if source_format == "JPEG" and len(data) * 8 < math.ceil(width / 8) * math.ceil(height / 8):
+            # Each 8x8 block of a (Huffman-coded) JPEG costs at least one bit: its DC code. A file smaller than
+            # that cannot hold the picture its header declares, and libjpeg would quietly fill the rest with
+            # grey (Pillow raises nothing), so a 4 KB file declaring 3000x3000 would be stored as a grey square.
+            raise ImageRejected(ErrorCode.IMAGE_TRUNCATED)
         try:
             probe.seek(0)  # animated files: the first frame is the picture
             probe.load()

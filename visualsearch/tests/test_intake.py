@@ -1,5 +1,7 @@
 import io
+import struct
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -66,6 +68,29 @@ def test_same_upload_gives_same_hash():
 def test_truncated_jpeg_is_refused():
     data = photo_bytes(size=(400, 400))
     assert _rejected(data[: len(data) // 2]) == ErrorCode.IMAGE_TRUNCATED
+
+
+def test_jpeg_too_small_for_the_size_its_header_declares_is_refused_not_stored_grey():
+    # given a complete 64x64 JPEG of noise whose header is rewritten to declare 3000x3000
+    rng = np.random.default_rng(0)
+    out = io.BytesIO()
+    Image.fromarray((rng.random((64, 64, 3)) * 255).astype("uint8")).save(out, "JPEG", quality=90)
+    data = bytearray(out.getvalue())
+    sof = data.find(b"\xff\xc0")
+    struct.pack_into(">HH", data, sof + 5, 3000, 3000)
+    assert Image.open(io.BytesIO(bytes(data))).size == (3000, 3000)
+
+    with pytest.raises(ImageRejected) as refused:
+        image_intake(bytes(data))
+
+    assert refused.value.code == ErrorCode.IMAGE_TRUNCATED
+
+
+def test_a_plain_but_real_jpeg_of_one_colour_is_still_accepted():
+    out = io.BytesIO()
+    Image.new("RGB", (1600, 1200), (250, 250, 250)).save(out, "JPEG", quality=75)
+
+    assert image_intake(out.getvalue()).width == 1600
 
 
 def test_text_file_is_refused():
