@@ -83,6 +83,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
         "DJANGO_SETTINGS_MODULE": "shop.settings.test",
         "SHOP_DB_NAME": db_name,
         "MEDIA_ROOT": str(media_root),
+        "SHOP_WEBHOOK_ALLOW_PRIVATE_URLS": "1",  # the tests' webhook receivers listen on loopback
     }
     log = open(settings.VAR_DIR / "test-worker.log", "w")
     process = subprocess.Popen(

@@ -268,6 +268,10 @@ def webhook_delivery_attempt(*, delivery_id: int) -> DeliveryOutcome | None:
             error = "the endpoint was disabled"
         else:
             try:
+                # Checked again at each attempt: the host may resolve elsewhere than at registration. (A DNS
+                # server that answers differently within milliseconds is not stopped by this; egress
+                # filtering at the network is the complete answer.)
+                webhook_url_check(endpoint.url)
                 # No redirects: a partner's server must not bounce the shop's request to another host.
                 response = requests.post(
                     endpoint.url,
@@ -279,6 +283,8 @@ def webhook_delivery_attempt(*, delivery_id: int) -> DeliveryOutcome | None:
                 response_status = response.status_code
                 if not 200 <= response.status_code < 300:
                     error = f"HTTP {response.status_code}: {response.text[:300]}"
+            except WebhookUrlRefused as refused:
+                error = f"not sent: {refused}"
             except requests.RequestException as exc:
                 error = f"{type(exc).__name__}: {exc}"[:500]
         now = timezone.now()

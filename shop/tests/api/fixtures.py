@@ -110,7 +110,8 @@ class WebhookReceiver:
 
 
 @pytest.fixture
-def webhook_receiver():
+def webhook_receiver(settings):
+    settings.SHOP_WEBHOOK_ALLOW_PRIVATE_URLS = True  # it listens on loopback
     receiver = WebhookReceiver()
 
     class Handler(BaseHTTPRequestHandler):

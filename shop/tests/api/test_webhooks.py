@@ -164,6 +164,7 @@ def test_failures_back_off_exponentially_then_give_up(settings, partner, webhook
 @pytest.mark.django_db
 def test_an_unreachable_receiver_is_recorded_and_retried(settings, partner):
     settings.SHOP_WEBHOOK_TIMEOUT_SECONDS = 2
+    settings.SHOP_WEBHOOK_ALLOW_PRIVATE_URLS = True
     endpoint = WebhookEndpoint.objects.create(owner=partner, url="http://127.0.0.1:9/closed", events=["product.created"])
     delivery = WebhookDelivery.objects.create(endpoint=endpoint, event="product.created", payload={})
 
@@ -173,6 +174,22 @@ def test_an_unreachable_receiver_is_recorded_and_retried(settings, partner):
     assert (outcome.status, delivery.attempts, delivery.response_status) == ("pending", 1, None)
     assert delivery.last_error.startswith("ConnectionError")
     assert delivery.next_attempt_at > timezone.now()
+
+
+@pytest.mark.django_db
+def test_an_endpoint_that_now_resolves_to_a_private_address_is_not_called(partner, webhook_receiver, settings):
+    # given an endpoint whose host points at a private address since it was registered (here: loopback)
+    endpoint = WebhookEndpoint.objects.create(owner=partner, url=webhook_receiver.url, events=["product.created"])
+    delivery = WebhookDelivery.objects.create(endpoint=endpoint, event="product.created", payload={"id": 7})
+    settings.SHOP_WEBHOOK_ALLOW_PRIVATE_URLS = False
+
+    outcome = partners_services.webhook_delivery_attempt(delivery_id=delivery.id)
+
+    # then the shop does not call it, records why, and retries later (the host may be fixed)
+    delivery.refresh_from_db()
+    assert webhook_receiver.received == []
+    assert (outcome.status, delivery.attempts, delivery.response_status) == ("pending", 1, None)
+    assert delivery.last_error == "not sent: The URL points to a private, loopback or reserved address."
 
 
 @pytest.mark.django_db
