@@ -183,7 +183,8 @@ VISUALSEARCH_STORED_MAX_SIDE = env.int("VISUALSEARCH_STORED_MAX_SIDE", default=2
 VISUALSEARCH_MAX_ATTEMPTS = env.int("VISUALSEARCH_MAX_ATTEMPTS", default=3)
 VISUALSEARCH_CLAIM_LEASE_SECONDS = env.int("VISUALSEARCH_CLAIM_LEASE_SECONDS", default=300)
 VISUALSEARCH_RESEND_AFTER_SECONDS = env.int("VISUALSEARCH_RESEND_AFTER_SECONDS", default=600)
-VISUALSEARCH_EF_SEARCH = env.int("VISUALSEARCH_EF_SEARCH", default=100)
+# HNSW candidates per query. bench/scale.py, 100k vectors: recall@10 0.969 at 100, 0.998 at 200 for +0.4 ms p50.
+VISUALSEARCH_EF_SEARCH = env.int("VISUALSEARCH_EF_SEARCH", default=200)
 # Similar items may use the active model key as read up to this many seconds ago (visualsearch.selectors).
 VISUALSEARCH_ACTIVE_KEY_MAX_AGE = env.float("VISUALSEARCH_ACTIVE_KEY_MAX_AGE", default=2.0)
 VISUALSEARCH_PRELOAD_MODEL = env.bool("VISUALSEARCH_PRELOAD_MODEL", default=False)
