@@ -37,7 +37,8 @@ A partner may change only the products it created; keys of staff users may chang
 
 ## Limits
 Requests are counted per key ({key}), per IP address for callers without a key ({anon}), and per IP for
-everyone ({ip}). Over the limit the answer is `429` with a `Retry-After` header. Pages hold at most
+everyone ({ip}), in fixed windows (the current minute, hour...). Over the limit the answer is `429` with a
+`Retry-After` header: the seconds until the window ends. Pages hold at most
 {max_page} items; a larger `limit` is refused with `400`.
 
 ## Errors
