@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-DEFAULT_VAR_DIR = PROJECT_DIR / "var"
+# The settings read SHOP_VAR_DIR too (shop/settings/base.py): `SHOP_VAR_DIR=... python -m shop.embedded stop` stops
+# the servers that settings started there.
+DEFAULT_VAR_DIR = Path(os.environ.get("SHOP_VAR_DIR") or PROJECT_DIR / "var")
 DATABASE_NAME = "shop"
 
 

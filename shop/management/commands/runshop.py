@@ -36,13 +36,16 @@ class Command(BaseCommand):
         self.stdout.write("database ready")
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "shop.settings.dev")}
         celery = [sys.executable, "-m", "celery", "-A", "shop"]
+        # Each child in a process group of its own: Ctrl-C (sent to the terminal's whole group) reaches only this
+        # command, which then stops each child once. A child that also got the terminal's signal would get a
+        # second one mid-shutdown, and beat printed a 200-line traceback from its exit handlers.
         children = [
             subprocess.Popen([*celery, "worker", "--loglevel", "INFO", "--concurrency", "1",
-                              "-Q", settings.CELERY_TASK_DEFAULT_QUEUE], env=env),
+                              "-Q", settings.CELERY_TASK_DEFAULT_QUEUE], env=env, process_group=0),
             subprocess.Popen([*celery, "beat", "--loglevel", "INFO",
-                              "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")], env=env),
+                              "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")], env=env, process_group=0),
             subprocess.Popen([sys.executable, "manage.py", "runserver", addr, "--noreload"],
-                             env={**env, "VISUALSEARCH_PRELOAD_MODEL": "1"}),
+                             env={**env, "VISUALSEARCH_PRELOAD_MODEL": "1"}, process_group=0),
         ]
         try:
             if not no_demo:
