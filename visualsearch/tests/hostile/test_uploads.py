@@ -173,7 +173,9 @@ def test_admin_upload_answers_every_hostile_file_and_stores_only_clean_jpegs(spe
             if response.status_code == 400 and MALFORMED_PAGE_TEXT in response.content.decode():
                 errors = [MALFORMED_PAGE_TEXT]
             # The refusal is the form coming back with HTTP 400, our message on the photo, and nothing saved.
-            verdict = _judge(specimen, accepted=False, status=response.status_code, message=errors[0] if errors else None)
+            verdict = _judge(
+                specimen, accepted=False, status=response.status_code, message=errors[0] if errors else None
+            )
             if ProductImage.objects.count() != images_before or media_files(_media_root) != files_before:
                 wrong.append(f"{specimen.label}: refused but something was stored")
             if Product.objects.filter(sku=f"H-{n}").exists():
