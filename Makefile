@@ -32,7 +32,9 @@ browser:
 run: install demo-assets
 	$(PY) manage.py runshop
 
+# The import contracts first (.importlinter: layers, no cycles): a broken architecture fails in seconds.
 test: install demo-assets browser
+	$(VENV)/bin/lint-imports --config .importlinter --no-cache
 	$(PY) -m pytest
 
 bench: install demo-assets

@@ -122,3 +122,13 @@ def wait_for(predicate, *, timeout: float = 60.0, interval: float = 0.2, what: s
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def outbox_drain() -> int:
+    """Dispatch every pending outbox event in this process, as the worker would after commit (for tests that
+    run inside one transaction, where on-commit hooks do not fire). Returns how many were dispatched."""
+    from shop.outbox.models import Event, EventStatus
+    from shop.outbox.services import events_dispatch
+
+    ids = list(Event.objects.filter(status=EventStatus.PENDING).values_list("id", flat=True))
+    return events_dispatch(event_ids=ids).dispatched

@@ -63,7 +63,7 @@ def demo_import(assets: Path, *, limit: int | None) -> tuple[float, list[int]]:
     """Import the demo catalogue with the import command; returns seconds and the pending embedding ids."""
     from django.core.management import call_command
 
-    from catalog.demo import demo_csv_write
+    from shop.backoffice.demo import demo_csv_write
     from visualsearch.models import EmbeddingStatus, ImageEmbedding
 
     with tempfile.TemporaryDirectory(prefix="shop-bench-csv-") as folder:

@@ -124,7 +124,7 @@ def catalogue_load(assets: Path, *, limit: int | None) -> tuple[int, float, set[
 
     from django.core.management import call_command
 
-    from catalog.demo import demo_csv_write
+    from shop.backoffice.demo import demo_csv_write
     from visualsearch.models import EmbeddingStatus, ImageEmbedding
 
     started = time.perf_counter()
@@ -148,7 +148,9 @@ def ingest_new_products(assets: Path, *, used: set[str], count: int, stop: threa
 
     from django.db import connection
 
-    from catalog.services import ProductData, category_get_or_create_path, product_create, product_image_add
+    from catalog.services import ProductData, category_get_or_create_path, product_create
+
+    from visualsearch.services import product_image_add
     from visualsearch.models import EmbeddingStatus, ImageEmbedding
 
     try:

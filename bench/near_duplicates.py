@@ -65,7 +65,7 @@ def main() -> None:
     env = django_setup(database="shop_bench_neardup", queue="shop-bench", redis_db=8)
     from django.conf import settings
 
-    from catalog.demo import demo_csv_write
+    from shop.backoffice.demo import demo_csv_write
     from visualsearch.evaluation import EvalPhoto, catalogue_build, catalogue_embed
     from visualsearch.selectors import photo_embed, products_near_vector
 

@@ -32,7 +32,7 @@ def main() -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, override_settings
 
-    from catalog.demo import demo_csv_write
+    from shop.backoffice.demo import demo_csv_write
     from catalog.models import Product
     from visualsearch.models import ImageEmbedding
     from visualsearch.services import embeddings_compute

@@ -1,4 +1,9 @@
-"""Every catalogue write with side effects. Admin, API, commands and tasks call these."""
+"""Every catalogue write with side effects. Admin, API, commands and tasks call these (directly, or through
+``visualsearch.services.product_image_add`` for photos, which checks and embeds them).
+
+Product changes are announced as outbox events in the same transaction (``product.created``,
+``product.updated``); who listens (partner webhooks) is not this app's business.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils.text import slugify
 
-from visualsearch.intake import image_intake
-from visualsearch.selectors import intake_limits
-from visualsearch.services import embeddings_request
+from shop.outbox.services import event_record
 
 from .models import Category, Product, ProductImage, ProductImageKind
 
@@ -58,6 +61,22 @@ def _search_vector_refresh(product_id: int) -> None:
     )
 
 
+def product_payload(product: Product) -> dict:
+    """What a product event carries (and partners receive in its webhook)."""
+    return {
+        "id": product.id,
+        "sku": product.sku,
+        "name": product.name,
+        "slug": product.slug,
+        "price": str(product.price),
+        "currency": product.currency,
+        "stock_quantity": product.stock_quantity,
+        "is_published": product.is_published,
+        "category": product.category.slug,
+        "updated_at": product.updated_at.isoformat(),
+    }
+
+
 @transaction.atomic
 def product_create(*, data: ProductData) -> Product:
     product = Product.objects.create(
@@ -72,6 +91,7 @@ def product_create(*, data: ProductData) -> Product:
         category=data.category,
     )
     _search_vector_refresh(product.id)
+    event_record(topic="product.created", payload=product_payload(product))
     return product
 
 
@@ -81,6 +101,7 @@ def product_update(*, product: Product, **fields: object) -> Product:
         setattr(product, name, value)
     product.save()
     _search_vector_refresh(product.id)
+    event_record(topic="product.updated", payload=product_payload(product))
     return product
 
 
@@ -99,27 +120,33 @@ def product_upsert_by_sku(*, data: ProductData) -> tuple[Product, bool]:
     return product, False
 
 
+@dataclass(frozen=True)
+class PictureData:
+    """A photo already checked and re-encoded by the intake (``visualsearch.intake``): what the catalogue stores."""
+
+    jpeg: bytes
+    thumbnail_jpeg: bytes
+    width: int
+    height: int
+    content_hash: str
+
+
 @transaction.atomic
-def product_image_add(
+def product_image_store(
     *,
     product: Product,
-    data: bytes,
+    picture: PictureData,
     alt_text: str = "",
     position: int | None = None,
-    enqueue: bool = True,
     kind: str = ProductImageKind.CATALOGUE,
 ) -> tuple[ProductImage, bool]:
-    """Validate, re-encode and store one photo of a product; embed it after commit.
+    """Store one checked photo of a product. The same photo twice returns the existing image (created=False).
 
-    kind=labelled: a shopper's photo of this product (review, return, ticket). It is embedded like the others
-    so an adapter can learn from it, but the shop never shows it and search never returns it.
-
-    enqueue=False leaves the pending embedding rows for the caller to send in batches (import).
-    Raises ImageRejected (nothing stored) for files that are not acceptable photos. The same photo added
-    twice to a product returns the existing image (created=False).
+    kind=labelled: a shopper's photo of this product (review, return, ticket); the shop never shows it.
+    Callers go through ``visualsearch.services.product_image_add``, which checks the file first and requests
+    its embeddings in the same transaction.
     """
-    intake = image_intake(data, limits=intake_limits())
-    existing = ProductImage.objects.filter(product=product, content_hash=intake.content_hash).first()
+    existing = ProductImage.objects.filter(product=product, content_hash=picture.content_hash).first()
     if existing is not None:
         return existing, False
     if position is None:
@@ -130,14 +157,13 @@ def product_image_add(
         position=position,
         kind=kind,
         alt_text=alt_text[:200] or product.name,
-        content_hash=intake.content_hash,
-        width=intake.width,
-        height=intake.height,
+        content_hash=picture.content_hash,
+        width=picture.width,
+        height=picture.height,
     )
-    image.image.save("image.jpg", ContentFile(intake.jpeg), save=False)
-    image.thumbnail.save("thumb.jpg", ContentFile(intake.thumbnail_jpeg), save=False)
+    image.image.save("image.jpg", ContentFile(picture.jpeg), save=False)
+    image.thumbnail.save("thumb.jpg", ContentFile(picture.thumbnail_jpeg), save=False)
     image.save()
-    embeddings_request(image_ids=[image.id], enqueue=enqueue)
     return image, True
 
 

@@ -10,6 +10,7 @@ from django.utils.html import format_html
 
 from .models import ModelVersion, ModelVersionStatus
 from .selectors import active_model_key
+from .services import adapter_train_send
 from .versions import VersionError, model_version_activate, model_version_backfill, model_version_coverage
 
 
@@ -35,7 +36,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
         """POST: reserve a version and hand the training to a worker; the list shows its progress."""
         if request.method != "POST" or not self.has_change_permission(request):
             return HttpResponseRedirect(reverse("admin:visualsearch_modelversion_changelist"))
-        from .tasks import adapter_train_task
         from .training import adapter_version_start
 
         base = active_model_key()
@@ -47,7 +47,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         except VersionError as error:
             self.message_user(request, error.message, messages.ERROR)
         else:
-            transaction.on_commit(lambda: adapter_train_task.delay(version.id))
+            transaction.on_commit(lambda: adapter_train_send(version.id))
             self.message_user(request, f"training {version.key} on a worker; this page shows its progress")
         return HttpResponseRedirect(reverse("admin:visualsearch_modelversion_changelist"))
 

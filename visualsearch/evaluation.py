@@ -31,11 +31,11 @@ from django.db import connection
 from django.test.utils import override_settings
 
 from catalog.models import Product, ProductImage, ProductImageKind
-from catalog.services import ProductData, category_get_or_create_path, product_create, product_image_add
+from catalog.services import ProductData, category_get_or_create_path, product_create
 
 from .models import EmbeddingStatus, ImageEmbedding
 from .selectors import photo_embed, products_near_vector
-from .services import embeddings_compute, embeddings_request
+from .services import embeddings_compute, embeddings_request, product_image_add
 
 logger = logging.getLogger(__name__)
 KS = (1, 5, 10)

@@ -1,4 +1,5 @@
-"""Writes with side effects: request, compute and reconcile image embeddings.
+"""Writes with side effects: add a product photo (checked, stored, embedded), request, compute and reconcile
+image embeddings, and announce their outcomes as outbox events.
 
 The database is the source of truth: an ``ImageEmbedding`` row in status ``pending`` is work to do. Celery
 messages only say "look at these rows now"; the reconciler re-sends what a lost message or a dead worker left.
@@ -10,18 +11,21 @@ import logging
 from collections.abc import Iterable
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from catalog.models import ProductImage
+from catalog.models import Product, ProductImage, ProductImageKind
+from catalog.services import PictureData, product_image_store
+from shop.outbox.services import event_record
 
 from .embedding import embedder_for, spec_for
-from .intake import stored_image_open
+from .intake import image_intake, stored_image_open
 from .models import EmbeddingStatus, ImageEmbedding, ModelVersion, ModelVersionStatus
 from .querysets import hnsw_index_sql
-from .selectors import active_model_key
+from .selectors import active_model_key, intake_limits
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +33,56 @@ logger = logging.getLogger(__name__)
 def _chunks(ids: list[int], size: int) -> Iterable[list[int]]:
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
+
+
+# Tasks are sent by name, so this module never imports tasks.py (which imports it): no cycle.
+EMBEDDINGS_COMPUTE_TASK = "visualsearch.tasks.embeddings_compute_task"
+ADAPTER_TRAIN_TASK = "visualsearch.tasks.adapter_train_task"
+
+
+def embeddings_compute_send(embedding_ids: list[int]) -> None:
+    """One message: "embed these rows now". Raises the broker's error if it is unreachable."""
+    current_app.send_task(EMBEDDINGS_COMPUTE_TASK, args=(embedding_ids,))
+
+
+def adapter_train_send(version_id: int) -> None:
+    current_app.send_task(ADAPTER_TRAIN_TASK, args=(version_id,))
+
+
+@transaction.atomic
+def product_image_add(
+    *,
+    product: Product,
+    data: bytes,
+    alt_text: str = "",
+    position: int | None = None,
+    enqueue: bool = True,
+    kind: str = ProductImageKind.CATALOGUE,
+) -> tuple[ProductImage, bool]:
+    """Check, re-encode and store one photo of a product; request its embeddings, sent after commit.
+
+    The one door for catalogue photos: admin, partner API, import and evaluation all come here.
+    enqueue=False leaves the pending embedding rows for the caller to send in batches (import).
+    Raises ImageRejected (nothing stored) for files that are not acceptable photos. The same photo added
+    twice to a product returns the existing image (created=False).
+    """
+    intake = image_intake(data, limits=intake_limits())
+    image, created = product_image_store(
+        product=product,
+        picture=PictureData(
+            jpeg=intake.jpeg,
+            thumbnail_jpeg=intake.thumbnail_jpeg,
+            width=intake.width,
+            height=intake.height,
+            content_hash=intake.content_hash,
+        ),
+        alt_text=alt_text,
+        position=position,
+        kind=kind,
+    )
+    if created:
+        embeddings_request(image_ids=[image.id], enqueue=enqueue)
+    return image, created
 
 
 def embeddings_enqueue(embedding_ids: list[int], *, batch_size: int | None = None) -> None:
@@ -39,8 +93,6 @@ def embeddings_enqueue(embedding_ids: list[int], *, batch_size: int | None = Non
     """
     from kombu.exceptions import OperationalError as BrokerError
 
-    from .tasks import embeddings_compute_task
-
     ids = sorted(set(embedding_ids))
     if not ids:
         return
@@ -49,7 +101,7 @@ def embeddings_enqueue(embedding_ids: list[int], *, batch_size: int | None = Non
         ImageEmbedding.objects.filter(id__in=ids).update(enqueued_at=timezone.now())
         for chunk in _chunks(ids, batch_size or settings.VISUALSEARCH_BATCH_SIZE):
             try:
-                embeddings_compute_task.delay(chunk)
+                embeddings_compute_send(chunk)
             except BrokerError as error:
                 logger.warning("broker unreachable, %d embedding(s) left to the reconciler: %s", len(chunk), error)
                 return
@@ -119,10 +171,13 @@ def _claim(embedding_ids: list[int]) -> list[ImageEmbedding]:
     return rows
 
 
+@transaction.atomic
 def _fail(row: ImageEmbedding, message: str) -> None:
-    ImageEmbedding.objects.filter(id=row.id, status=EmbeddingStatus.PENDING).update(
+    changed = ImageEmbedding.objects.filter(id=row.id, status=EmbeddingStatus.PENDING).update(
         status=EmbeddingStatus.FAILED, error=message[:2000], claimed_at=None
     )
+    if changed:  # the event commits with the status it announces
+        _outcomes_announce([row.id])
 
 
 def embeddings_compute(*, embedding_ids: list[int]) -> dict[str, int]:
@@ -156,27 +211,35 @@ def embeddings_compute(*, embedding_ids: list[int]) -> dict[str, int]:
             failed += len(ready_rows)
             continue
         with transaction.atomic():
-            for row, vector in zip(ready_rows, vectors, strict=True):
+            stored = [
+                row.id
+                for row, vector in zip(ready_rows, vectors, strict=True)
                 # status=pending in the filter: a row requeued or failed meanwhile is not overwritten.
-                ImageEmbedding.objects.filter(id=row.id, status=EmbeddingStatus.PENDING).update(
+                if ImageEmbedding.objects.filter(id=row.id, status=EmbeddingStatus.PENDING).update(
                     vector=vector.tolist(), status=EmbeddingStatus.READY, error="", claimed_at=None
                 )
+            ]
+            _outcomes_announce(stored)  # in the same transaction: no vector without its event, and none twice
         done += len(ready_rows)
-    _outcomes_announce([row.id for row in rows])
     return {"ready": done, "failed": failed, "skipped": len(embedding_ids) - len(rows)}
 
 
 def _outcomes_announce(embedding_ids: list[int]) -> None:
-    """Tell partners which images became ready or failed (webhooks). The shop app owns the delivery; it is
-    imported here, lazily, so visualsearch stays usable on its own. A webhook problem never fails embedding."""
+    """Record an outbox event per image that became ready or failed for the active key, in the caller's
+    transaction. A backfill of another key stays silent; who listens (partner webhooks) is not our business."""
     if not embedding_ids:
         return
-    try:
-        from shop.partners_services import webhook_embedding_outcomes_emit
-
-        webhook_embedding_outcomes_emit(embedding_ids=embedding_ids)
-    except Exception:
-        logger.exception("could not record the webhook events of embeddings %s", embedding_ids[:10])
+    rows = ImageEmbedding.objects.filter(
+        id__in=embedding_ids,
+        model_key=active_model_key(),
+        status__in=[EmbeddingStatus.READY, EmbeddingStatus.FAILED],
+    ).values_list("image_id", "image__product_id", "model_key", "status", "error")
+    for image_id, product_id, model_key, status, error in rows:
+        topic = "image.embedding_ready" if status == EmbeddingStatus.READY else "image.embedding_failed"
+        event_record(
+            topic=topic,
+            payload={"image_id": image_id, "product_id": product_id, "model_key": model_key, "status": status, "error": error},
+        )
 
 
 def embeddings_reconcile() -> dict[str, int]:

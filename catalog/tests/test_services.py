@@ -5,12 +5,8 @@ from django.contrib.postgres.search import SearchQuery
 from PIL import Image
 
 from catalog.models import Product, ProductImage
-from catalog.services import (
-    ProductData,
-    category_get_or_create_path,
-    product_create,
-    product_image_add,
-)
+from catalog.services import ProductData, category_get_or_create_path, product_create
+from visualsearch.services import product_image_add
 from conftest import media_files, photo_bytes
 from visualsearch.errors import ErrorCode, ImageRejected
 from visualsearch.models import ImageEmbedding

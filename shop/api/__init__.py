@@ -1,5 +1,6 @@
-"""Partner API plumbing shared by every app: errors (errors.py), API-key authentication and scopes (auth.py),
-throttles (throttling.py), pages (pagination.py), webhook endpoints (views.py), docs text (schema.py).
+"""DRF plumbing shared by every API operation: errors (errors.py), throttles (throttling.py), pages
+(pagination.py), one path for several methods (routing.py), docs text (schema.py), the JSON 404 (views.py).
 
-Nothing is imported here: DRF imports ``shop.api.auth`` while it initialises itself.
+The operations themselves are the partner platform's (``shop.partners.api``). Nothing is imported here: DRF
+imports these modules while it initialises itself.
 """

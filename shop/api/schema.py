@@ -10,7 +10,7 @@ from .pagination import MAX_PAGE_SIZE
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
-    target_class = "shop.api.auth.ApiKeyAuthentication"
+    target_class = "shop.partners.auth.ApiKeyAuthentication"
     name = "ApiKey"
 
     def get_security_definition(self, auto_schema):

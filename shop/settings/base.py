@@ -31,10 +31,17 @@ INSTALLED_APPS = [
     "rest_framework_api_key",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "shop",
+    # Bottom to top, as the import contracts in .importlinter read: the outbox, the catalogue, visual search,
+    # recommendations, then the shop's own domains and the project itself.
+    "shop.outbox",
     "catalog",
     "visualsearch",
     "recommendations",
+    "shop.orders",
+    "shop.partners",
+    "shop.storefront",
+    "shop.backoffice",
+    "shop",
 ]
 
 MIDDLEWARE = [
@@ -64,7 +71,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "shop.context_processors.storefront",
+                "shop.storefront.context_processors.storefront",
             ],
         },
     },
@@ -123,8 +130,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "visualsearch.tasks.embeddings_reconcile_task",
         "schedule": env.float("VISUALSEARCH_RECONCILE_SECONDS", default=60.0),
     },
+    "outbox-events-reconcile": {
+        "task": "shop.outbox.tasks.events_reconcile_task",
+        "schedule": env.float("OUTBOX_RECONCILE_SECONDS", default=60.0),
+    },
     "webhook-deliveries-reconcile": {
-        "task": "shop.tasks.webhook_deliveries_reconcile_task",
+        "task": "shop.partners.tasks.webhook_deliveries_reconcile_task",
         "schedule": 300.0,
     },
 }
@@ -195,9 +206,9 @@ VISUALSEARCH_CLOSE_MATCH_SIMILARITY = env.float("VISUALSEARCH_CLOSE_MATCH_SIMILA
 # --- API -----------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_AUTHENTICATION_CLASSES": ["shop.api.auth.ApiKeyAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["shop.partners.auth.ApiKeyAuthentication"],
     # Anonymous callers may read the public catalogue and search; views that write say KeyWrite.
-    "DEFAULT_PERMISSION_CLASSES": ["shop.api.auth.PublicRead"],
+    "DEFAULT_PERMISSION_CLASSES": ["shop.partners.auth.PublicRead"],
     "DEFAULT_THROTTLE_CLASSES": ["shop.api.throttling.ShopRateThrottle"],
     "EXCEPTION_HANDLER": "shop.api.errors.exception_handler",
     # JSON only: partners read the docs page (/api/v1/docs/), not DRF's session-based browsable pages.
@@ -214,6 +225,13 @@ SHOP_API_RATES = {
     "key": env("SHOP_API_RATE_KEY", default="600/minute"),
     "ip": env("SHOP_API_RATE_IP", default="1200/minute"),
 }
+# --- Outbox ---------------------------------------------------------------------------------------------
+# An event still pending this long after it was written is sent again by the reconciler (its message was lost,
+# the broker was down at commit, or its worker died); dispatched events are kept this many days for the log.
+OUTBOX_RESEND_AFTER_SECONDS = env.int("OUTBOX_RESEND_AFTER_SECONDS", default=120)
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=10)
+OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)
+
 SHOP_WEBHOOK_MAX_ATTEMPTS = env.int("SHOP_WEBHOOK_MAX_ATTEMPTS", default=6)
 SHOP_WEBHOOK_BACKOFF_SECONDS = env.float("SHOP_WEBHOOK_BACKOFF_SECONDS", default=30.0)  # 30 s, 1, 2, 4, 8 min
 SHOP_WEBHOOK_BACKOFF_MAX_SECONDS = env.float("SHOP_WEBHOOK_BACKOFF_MAX_SECONDS", default=3600.0)
@@ -230,7 +248,7 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI from the drf-spectacular-sidecar package: the docs work without internet (no CDN).
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"WebhookEventEnum": "shop.models_partners.WebhookEvent.choices"},
+    "ENUM_NAME_OVERRIDES": {"WebhookEventEnum": "shop.partners.models.WebhookEvent.choices"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "shop.api.schema.describe_api",

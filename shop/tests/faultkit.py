@@ -49,6 +49,7 @@ class Stack:
             "DJANGO_SETTINGS_MODULE": "shop.settings.test",
             "MEDIA_ROOT": str(self.var_dir / "media"),
             "FAULTKIT_POISON_FILE": str(self.var_dir / "poison.txt"),
+            "FAULTKIT_KILL_FILE": str(self.var_dir / "kill-once.txt"),
             "PYTHONUNBUFFERED": "1",
             **self.env_extra,
             **more,
@@ -223,6 +224,7 @@ def _worker() -> None:
         return real_open(data)
 
     services.stored_image_open = stored_image_open
+    _outbox_kill_points()
     from celery.__main__ import main
 
     from django.conf import settings
@@ -231,6 +233,71 @@ def _worker() -> None:
                 settings.CELERY_TASK_DEFAULT_QUEUE, "--without-mingle", "--without-gossip", "--hostname",
                 f"fault-{os.getpid()}@%h"]
     main()
+
+
+def _outbox_kill_points() -> None:
+    """Let a test kill the worker's pool process once at a chosen point of an outbox dispatch.
+
+    ``kill-once.txt`` names the point: ``in-handler`` (the webhook subscriber has written its deliveries, the
+    dispatch transaction is still open) or ``after-dispatch`` (committed, the task not yet acknowledged). The file is
+    removed before the kill, so the redelivered message runs normally.
+    """
+    from shop.outbox import services as outbox_services
+    from shop.outbox import subscribers
+
+    kill_file = Path(os.environ["FAULTKIT_KILL_FILE"])
+
+    def kill_once(point: str) -> None:
+        if kill_file.exists() and kill_file.read_text().strip() == point:
+            kill_file.unlink()
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    for subscriber in subscribers.subscribers_for("product.created"):
+        def handler(event, _real=subscriber.handler):
+            _real(event)
+            kill_once("in-handler")
+
+        subscribers.subscribe(name=subscriber.name, topics=list(subscriber.topics), handler=handler)
+    real_dispatch = outbox_services.events_dispatch
+
+    def events_dispatch(**kwargs):
+        outcome = real_dispatch(**kwargs)
+        kill_once("after-dispatch")
+        return outcome
+
+    outbox_services.events_dispatch = events_dispatch
+
+
+def _webhook_endpoint(url: str) -> None:
+    """A staff user's webhook endpoint for product.created (staff endpoints hear every product)."""
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+
+    from shop.partners.models import WebhookEndpoint
+
+    owner, _ = get_user_model().objects.get_or_create(username="fault-staff", defaults={"is_staff": True})
+    endpoint = WebhookEndpoint.objects.create(owner=owner, url=url, events=["product.created"])
+    print(json.dumps({"endpoint": endpoint.id}))
+
+
+def _products(count: int, offset: int) -> None:
+    """Create ``count`` products, each in its own transaction (each records its product.created event)."""
+    import django
+
+    django.setup()
+    from decimal import Decimal
+
+    from catalog.services import ProductData, category_get_or_create_path, product_create
+
+    category = category_get_or_create_path(path="Fault/Outbox")
+    ids = [
+        product_create(data=ProductData(sku=f"O-{offset + n}", name=f"Outbox {offset + n}", category=category,
+                                        price=Decimal("2.00"))).id
+        for n in range(count)
+    ]
+    print(json.dumps({"products": ids}))
 
 
 def _ingest(count: int, poison: int, offset: int) -> None:
@@ -243,7 +310,9 @@ def _ingest(count: int, poison: int, offset: int) -> None:
     from django.conf import settings
     from django.db import transaction
 
-    from catalog.services import ProductData, category_get_or_create_path, product_create, product_image_add
+    from catalog.services import ProductData, category_get_or_create_path, product_create
+
+    from visualsearch.services import product_image_add
     from visualsearch.services import embeddings_enqueue
 
     assets = sorted(settings.DEMO_ASSETS_DIR.glob("*.webp"))[offset : offset + count]
@@ -268,5 +337,9 @@ if __name__ == "__main__":
     sys.path.insert(0, str(PROJECT_DIR))
     if sys.argv[1] == "worker":
         _worker()
+    elif sys.argv[1] == "webhook-endpoint":
+        _webhook_endpoint(sys.argv[2])
+    elif sys.argv[1] == "products":
+        _products(int(sys.argv[2]), int(sys.argv[3]))
     elif sys.argv[1] == "ingest":
         _ingest(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 0)

@@ -4,7 +4,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from catalog.models import Product
-from catalog.services import category_get_or_create_path, product_image_add
+from catalog.services import category_get_or_create_path
+from visualsearch.services import product_image_add
 from catalog.tests.factories import ProductFactory
 from conftest import demo_asset_bytes, wait_for
 from visualsearch.models import ImageEmbedding

@@ -153,7 +153,7 @@ def test_media_answers_conditional_requests_and_refuses_writes(client, media):
 
 @pytest.mark.django_db
 def test_page_gets_a_friendly_503_when_the_database_is_unreachable(monkeypatch):
-    from shop import views
+    from shop.storefront import views
 
     def down(*args, **kwargs):
         raise OperationalError("connection to server on socket failed: No such file or directory")
@@ -170,7 +170,7 @@ def test_page_gets_a_friendly_503_when_the_database_is_unreachable(monkeypatch):
 def test_photo_search_gets_a_friendly_503_when_redis_is_unreachable(monkeypatch, fake_photo_embed):
     from redis.exceptions import ConnectionError as RedisConnectionError
 
-    from shop import views
+    from shop.storefront import views
 
     def down(**kwargs):
         raise RedisConnectionError("Error 2 connecting to unix socket: No such file or directory.")
@@ -189,7 +189,7 @@ def fake_photo_embed(monkeypatch):
     """The model is not what these tests are about: a fixed vector for any accepted photo."""
     import numpy as np
 
-    from shop import views
+    from shop.storefront import views
 
     monkeypatch.setattr(views, "photo_embed", lambda data, **kwargs: ("effnet-lite0-avg-224", np.ones(1280, "float32")))
 
@@ -198,7 +198,7 @@ def fake_photo_embed(monkeypatch):
 def test_a_programming_error_is_still_a_500(monkeypatch):
     from django.db import ProgrammingError
 
-    from shop import views
+    from shop.storefront import views
 
     def bug(*args, **kwargs):
         raise ProgrammingError("column does not exist")

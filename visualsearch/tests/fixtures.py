@@ -4,7 +4,9 @@ from decimal import Decimal
 import pytest
 from PIL import Image
 
-from catalog.services import category_get_or_create_path, product_image_add
+from catalog.services import category_get_or_create_path
+
+from visualsearch.services import product_image_add
 from catalog.tests.factories import ProductFactory
 from conftest import demo_asset_bytes
 from visualsearch.models import ImageEmbedding

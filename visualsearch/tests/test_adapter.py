@@ -3,7 +3,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from catalog.models import ProductImageKind
-from catalog.services import product_image_add
+from visualsearch.services import product_image_add
 from conftest import demo_asset_bytes
 from visualsearch.embedding import LinearAdapter, adapter_spec, embedder_for, spec_for
 from visualsearch.models import EmbeddingStatus, ImageEmbedding, ModelVersion, ModelVersionStatus

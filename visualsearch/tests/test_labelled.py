@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from catalog.models import ProductImageKind
-from catalog.services import product_image_add
+from visualsearch.services import product_image_add
 from conftest import demo_asset_bytes
 from visualsearch.models import EmbeddingStatus, ImageEmbedding
 from visualsearch.selectors import photo_embed, products_near_vector

@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 
 from catalog.models import Category
-from catalog.services import product_image_add
+from visualsearch.services import product_image_add
 from conftest import demo_asset_bytes
 from recommendations.selectors import similar_items
 from visualsearch.selectors import SearchFilters, photo_embed, products_near_vector

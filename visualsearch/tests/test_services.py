@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from django.utils import timezone
 
-from catalog.services import product_image_add
+from shop.outbox.models import Event
+from visualsearch.services import product_image_add
 from catalog.tests.factories import ProductFactory
 from conftest import photo_bytes
 from visualsearch.embedding import embedder_for
@@ -74,9 +75,12 @@ def test_reconcile_resends_stranded_rows_and_gives_up_on_exhausted_ones(settings
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert embeddings_reconcile() == {"requeued": 2, "gave_up": 1}
 
-    assert len(callbacks) == 2  # never-sent rows in batches, rows of a dead batch one by one
+    # never-sent rows in batches, rows of a dead batch one by one, and the outbox event of the given-up row
+    assert len(callbacks) == 3
     poison.refresh_from_db()
     assert poison.status == "failed" and "gave up after 3 attempts" in poison.error
+    announced = Event.objects.get(topic="image.embedding_failed")
+    assert (announced.payload["image_id"], announced.payload["status"]) == (poison.image_id, "failed")
     assert ImageEmbedding.objects.get(id=fresh.id).status == "pending"
 
 
@@ -99,10 +103,10 @@ def test_ready_row_must_have_a_vector():
 
 
 def test_rows_of_a_dead_batch_are_sent_one_per_message(monkeypatch, django_capture_on_commit_callbacks):
-    from visualsearch import tasks
+    from visualsearch import services
 
     sent = []
-    monkeypatch.setattr(tasks.embeddings_compute_task, "delay", lambda ids: sent.append(ids))
+    monkeypatch.setattr(services, "embeddings_compute_send", lambda ids: sent.append(ids))
     long_ago = timezone.now() - timedelta(hours=1)
     unsent = [_image_with_row(colour=(c, 0, 0))[1].id for c in (10, 60)]
     dead = [_image_with_row(colour=(0, c, 0))[1].id for c in (10, 60, 110)]
@@ -118,12 +122,12 @@ def test_rows_of_a_dead_batch_are_sent_one_per_message(monkeypatch, django_captu
 def test_broker_down_leaves_the_upload_stored_and_the_row_for_the_reconciler(monkeypatch, django_capture_on_commit_callbacks):
     from kombu.exceptions import OperationalError
 
-    from visualsearch import tasks
+    from visualsearch import services
 
     def broker_down(ids):
         raise OperationalError("Error 111 connecting to redis")
 
-    monkeypatch.setattr(tasks.embeddings_compute_task, "delay", broker_down)
+    monkeypatch.setattr(services, "embeddings_compute_send", broker_down)
 
     with django_capture_on_commit_callbacks(execute=True):
         image, row = _image_with_row()

@@ -1,7 +1,7 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from catalog.services import product_image_add
+from visualsearch.services import product_image_add
 from conftest import demo_asset_bytes
 from visualsearch.models import EmbeddingStatus, ImageEmbedding, ModelVersion
 from visualsearch.selectors import active_model_key, active_model_key_recent, photo_embed, products_near_vector

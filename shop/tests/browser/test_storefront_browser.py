@@ -11,7 +11,7 @@ from PIL import Image
 
 from catalog.models import Product
 from conftest import demo_asset_bytes
-from shop.models import Order
+from shop.orders.models import Order
 
 pytestmark = [pytest.mark.browser, pytest.mark.urls("shop.tests.browser.urls")]
 
@@ -126,11 +126,11 @@ def test_find_by_cropped_photo_buy_and_see_the_order_in_admin(
 
     # the shop owner sees the order in the admin
     django_user_model.objects.create_superuser("owner", "owner@example.org", "a-long-test-password")
-    page.goto("/admin/login/?next=/admin/shop/order/")
+    page.goto("/admin/login/?next=/admin/orders/order/")
     page.fill("#id_username", "owner")
     page.fill("#id_password", "a-long-test-password")
     page.click("input[type=submit]")
-    page.wait_for_url(re.compile(r"/admin/shop/order/$"))
+    page.wait_for_url(re.compile(r"/admin/orders/order/$"))
     page.click(f"text={reference}")
     screenshot(page, "desktop-08-admin-order")
     assert "Grace Hopper" in page.locator("#id_full_name").input_value()

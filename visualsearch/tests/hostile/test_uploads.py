@@ -202,7 +202,7 @@ _HASH_NAME = re.compile(r"[0-9a-f]{64}(-thumb)?(_[A-Za-z0-9]{7})?\.jpg")
 @pytest.mark.django_db
 def test_partner_image_api_answers_every_hostile_file_and_stores_only_clean_jpegs(specimens, _media_root):
     from catalog.tests.factories import ProductFactory
-    from shop.tests.api.fixtures import UserFactory, key_for
+    from shop.partners.tests.api.fixtures import UserFactory, key_for
 
     key = key_for(UserFactory(is_staff=True), "read", "write")  # staff keys may add photos to shop products
     client = Client(raise_request_exception=False, HTTP_X_API_KEY=key)
@@ -248,7 +248,7 @@ def test_messages_map_back_to_their_codes():
 @pytest.mark.e2e
 def test_accepted_specimens_are_embedded_by_a_real_worker(specimens, celery_worker):
     """What intake lets through reaches the real model in the real worker process, which embeds it and lives."""
-    from catalog.services import product_image_add
+    from visualsearch.services import product_image_add
     from catalog.tests.factories import ProductFactory
     from conftest import wait_for
 

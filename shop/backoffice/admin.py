@@ -1,0 +1,156 @@
+"""The catalogue in the admin, with what only the back office composes: photo upload through the intake,
+thumbnails, and each picture's embedding status (catalogue + visual search). Categories are catalog's own admin."""
+
+from django.contrib import admin, messages
+from django.db import transaction
+from django.utils.html import format_html
+
+from catalog import services
+from catalog.models import Product, ProductImage, ProductImageKind
+from visualsearch.selectors import embedding_status_for_images
+from visualsearch.services import embeddings_requeue, product_image_add
+
+from .forms import ProductImageAdminForm
+
+STATUS_COLOURS = {"ready": "#1a7f37", "pending": "#9a6700", "failed": "#cf222e"}
+
+
+def _status_html(image: ProductImage) -> str:
+    if image.pk is None:
+        return "-"
+    # Lists annotate the status in their queryset (one query); a lone image asks for its own.
+    row = getattr(image, "embedding_row", None) or embedding_status_for_images([image.pk]).get(image.pk)
+    if row is None:
+        return format_html('<span style="color:#57606a">not requested</span>')
+    text = row.status
+    if row.status == "failed":
+        return format_html(
+            '<span style="color:{}" title="{}">failed: {}</span>', STATUS_COLOURS["failed"], row.error, row.error[:120]
+        )
+    if row.status == "pending" and row.attempts:
+        text = f"pending (attempt {row.attempts})"
+    return format_html('<span style="color:{}">{}</span>', STATUS_COLOURS[row.status], text)
+
+
+def _thumb_html(image: ProductImage) -> str:
+    if not image.pk or not image.thumbnail:
+        return "-"
+    return format_html('<img src="{}" alt="{}" style="height:64px;border-radius:4px">', image.thumbnail.url, image.alt_text)
+
+
+class ProductImageInline(admin.TabularInline):
+    model = ProductImage
+    form = ProductImageAdminForm
+    extra = 1
+    fields = ["thumb", "upload", "position", "kind", "alt_text", "size", "embedding_status"]
+    readonly_fields = ["thumb", "size", "embedding_status"]
+
+    @admin.display(description="Thumbnail")
+    def thumb(self, obj):
+        return _thumb_html(obj)
+
+    @admin.display(description="Size")
+    def size(self, obj):
+        return f"{obj.width}×{obj.height}" if obj.pk else "-"
+
+    @admin.display(description="Embedding")
+    def embedding_status(self, obj):
+        return _status_html(obj)
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["name", "sku", "category", "price", "stock_quantity", "is_published", "created_at"]
+    list_filter = ["is_published", "category"]
+    search_fields = ["name", "sku", "description"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [ProductImageInline]
+    list_select_related = ["category"]
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        response = super().changeform_view(request, object_id, form_url, extra_context)
+        # Django re-shows an invalid form with HTTP 200. A refused photo (or any invalid field) answers 400
+        # instead, so scripts and monitors see the refusal too; a person sees the same page with its messages.
+        context = getattr(response, "context_data", None) or {}
+        if request.method == "POST" and context.get("errors"):
+            response.status_code = 400
+        return response
+
+    def save_model(self, request, obj, form, change):
+        # Fields are validated by the ModelForm; the service keeps the search vector in step.
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            services.product_update(product=obj)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not ProductImage:
+            return super().save_formset(request, form, formset, change)
+        for inline_form in formset.forms:
+            if not inline_form.has_changed() and inline_form.instance.pk is None:
+                continue
+            if inline_form in formset.deleted_forms:
+                if inline_form.instance.pk:
+                    services.product_image_delete(image=inline_form.instance)
+                continue
+            data = getattr(inline_form, "upload_bytes", None)
+            instance = inline_form.instance
+            if instance.pk is None:
+                product_image_add(
+                    product=form.instance,
+                    data=data,
+                    alt_text=inline_form.cleaned_data.get("alt_text", ""),
+                    position=inline_form.cleaned_data.get("position"),
+                    kind=inline_form.cleaned_data.get("kind") or ProductImageKind.CATALOGUE,
+                )
+            else:
+                if data is not None:  # a new photo replaces the old one
+                    services.product_image_delete(image=instance)
+                    product_image_add(
+                        product=form.instance,
+                        data=data,
+                        alt_text=inline_form.cleaned_data.get("alt_text", ""),
+                        position=inline_form.cleaned_data.get("position"),
+                        kind=inline_form.cleaned_data.get("kind") or ProductImageKind.CATALOGUE,
+                    )
+                else:
+                    inline_form.save()
+        # What formset.save() would have set; the admin's change message reads them.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+
+@admin.register(ProductImage)
+class ProductImageAdmin(admin.ModelAdmin):
+    list_display = ["thumb", "product", "kind", "position", "size", "embedding_status", "created_at"]
+    list_filter = ["kind"]
+    list_select_related = ["product"]
+    search_fields = ["product__name", "product__sku", "content_hash"]
+    actions = ["requeue_embedding"]
+    readonly_fields = ["thumb", "product", "width", "height", "content_hash", "embedding_status"]
+    fields = ["thumb", "product", "kind", "position", "alt_text", "width", "height", "content_hash", "embedding_status"]
+
+    def has_add_permission(self, request):
+        return False  # photos are added on their product's page, through the intake service
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        rows = embedding_status_for_images([image.pk for image in changelist.result_list])
+        for image in changelist.result_list:
+            image.embedding_row = rows.get(image.pk)
+        return changelist
+
+    @admin.display(description="Thumbnail")
+    def thumb(self, obj):
+        return _thumb_html(obj)
+
+    @admin.display(description="Size")
+    def size(self, obj):
+        return f"{obj.width}×{obj.height}"
+
+    @admin.display(description="Embedding")
+    def embedding_status(self, obj):
+        return _status_html(obj)
+
+    @admin.action(description="Compute the embedding again")
+    def requeue_embedding(self, request, queryset):
+        count = embeddings_requeue(image_ids=list(queryset.values_list("id", flat=True)))
+        self.message_user(request, f"{count} image(s) queued for embedding.", messages.SUCCESS)

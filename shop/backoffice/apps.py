@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class BackofficeConfig(AppConfig):
+    """Staff tools that compose several apps: the catalogue admin with pictures and their embeddings, import."""
+
+    name = "shop.backoffice"
+    label = "backoffice"
+    verbose_name = "Back office"

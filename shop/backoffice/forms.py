@@ -1,0 +1,39 @@
+from django import forms
+from django.core.exceptions import ValidationError
+
+from catalog.models import ProductImage, ProductImageKind
+from visualsearch.errors import ImageRejected
+from visualsearch.intake import image_intake
+from visualsearch.selectors import intake_limits
+
+
+class ProductImageAdminForm(forms.ModelForm):
+    """Admin inline form: the upload is validated by the intake service and stored by product_image_add."""
+
+    upload = forms.FileField(required=False, label="Photo", help_text="JPEG, PNG or WebP")
+
+    class Meta:
+        model = ProductImage
+        fields = ["position", "kind", "alt_text"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Optional in a post: a form that does not send it keeps the image's kind (new images: catalogue).
+        self.fields["kind"].required = False
+
+    def clean_kind(self):
+        return self.cleaned_data.get("kind") or self.instance.kind or ProductImageKind.CATALOGUE
+
+    def clean_upload(self):
+        upload = self.cleaned_data.get("upload")
+        if upload is None:
+            if self.instance.pk is None and self.has_changed():
+                raise ValidationError("Choose a photo.")
+            return None
+        data = upload.read()
+        try:
+            image_intake(data, limits=intake_limits())  # validation only; the service stores it
+        except ImageRejected as error:
+            raise ValidationError(error.message, code=error.code.value) from None
+        self.upload_bytes = data
+        return upload

@@ -1,0 +1,74 @@
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from catalog.models import Product, ProductImage
+from visualsearch.services import product_image_add
+from conftest import media_files, photo_bytes
+from visualsearch.models import ImageEmbedding
+
+from catalog.tests.factories import CategoryFactory, ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _add_form(category, upload):
+    return {
+        "sku": "ADM-1", "name": "Admin Lamp", "slug": "admin-lamp", "description": "", "price": "20.00",
+        "currency": "EUR", "stock_quantity": "3", "is_published": "on", "category": str(category.id),
+        "images-TOTAL_FORMS": "1", "images-INITIAL_FORMS": "0", "images-MIN_NUM_FORMS": "0",
+        "images-MAX_NUM_FORMS": "1000", "images-0-position": "0", "images-0-alt_text": "Lamp, front",
+        "images-0-upload": upload,
+    }
+
+
+def test_admin_add_product_with_photo_goes_through_the_intake_service(admin_client, _media_root):
+    category = CategoryFactory()
+    upload = SimpleUploadedFile("lamp.png", photo_bytes(fmt="PNG"), content_type="image/png")
+
+    response = admin_client.post("/admin/catalog/product/add/", _add_form(category, upload))
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    image = ProductImage.objects.get(product__sku="ADM-1")
+    assert (image.alt_text, image.width, image.height) == ("Lamp, front", 320, 240)
+    assert image.image.name.endswith(".jpg")
+    assert ImageEmbedding.objects.get(image=image).status == "pending"
+
+
+def test_admin_refuses_a_broken_photo_and_writes_nothing(admin_client, _media_root):
+    category = CategoryFactory()
+    upload = SimpleUploadedFile("lamp.jpg", b"\xff\xd8\xff\xe0 truncated", content_type="image/jpeg")
+
+    response = admin_client.post("/admin/catalog/product/add/", _add_form(category, upload))
+
+    assert response.status_code == 400
+    assert "The picture is damaged or incomplete" in response.content.decode()
+    assert Product.objects.count() == 0 and ProductImage.objects.count() == 0
+    assert media_files(_media_root) == []
+
+
+def test_admin_shows_thumbnail_and_embedding_status(admin_client):
+    product = ProductFactory()
+    image, _ = product_image_add(product=product, data=photo_bytes())
+    ImageEmbedding.objects.filter(image=image).update(status="failed", error="the model failed: out of memory")
+
+    page = admin_client.get(f"/admin/catalog/product/{product.id}/change/").content.decode()
+    assert image.thumbnail.url in page
+    assert "failed: the model failed: out of memory" in page
+
+    listing = admin_client.get("/admin/catalog/productimage/").content.decode()
+    assert "failed: the model failed" in listing
+
+
+def test_admin_requeue_action(admin_client):
+    image, _ = product_image_add(product=ProductFactory(), data=photo_bytes())
+    ImageEmbedding.objects.filter(image=image).update(status="failed", error="boom", attempts=3)
+
+    response = admin_client.post(
+        "/admin/catalog/productimage/", {"action": "requeue_embedding", "_selected_action": [image.id]}, follow=True
+    )
+
+    assert "1 image(s) queued for embedding" in response.content.decode()
+    row = ImageEmbedding.objects.get(image=image)
+    assert (row.status, row.attempts, row.error) == ("pending", 0, "")

@@ -1,0 +1,70 @@
+"""Orders: what a shopper bought, with prices and names copied at checkout (the catalogue may change later)."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+def order_reference_new() -> str:
+    # Unguessable: the confirmation page is reachable by reference from the shopper's session only,
+    # but a short random reference also keeps order counts private.
+    return secrets.token_hex(5).upper()
+
+
+class OrderStatus(models.TextChoices):
+    PLACED = "placed", _("Placed")
+    SHIPPED = "shipped", _("Shipped")
+    DELIVERED = "delivered", _("Delivered")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class PaymentMethod(models.TextChoices):
+    CASH_ON_DELIVERY = "cod", _("Pay on delivery")
+
+
+class Order(models.Model):
+    reference = models.CharField(_("reference"), max_length=16, unique=True, default=order_reference_new)
+    status = models.CharField(_("status"), max_length=16, choices=OrderStatus.choices, default=OrderStatus.PLACED)
+    payment_method = models.CharField(
+        _("payment"), max_length=8, choices=PaymentMethod.choices, default=PaymentMethod.CASH_ON_DELIVERY
+    )
+    full_name = models.CharField(_("full name"), max_length=200)
+    email = models.EmailField(_("email"))
+    address = models.CharField(_("address"), max_length=300)
+    postcode = models.CharField(_("postcode"), max_length=20)
+    city = models.CharField(_("city"), max_length=120)
+    country = models.CharField(_("country"), max_length=120)
+    currency = models.CharField(_("currency"), max_length=3)
+    total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
+    language = models.CharField(max_length=16, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=models.Q(total__gte=0), name="order_total_not_negative")]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey("catalog.Product", on_delete=models.SET_NULL, null=True, related_name="+")
+    sku = models.CharField(_("SKU"), max_length=64)
+    product_name = models.CharField(_("product"), max_length=200)
+    unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2)
+    quantity = models.PositiveIntegerField(_("quantity"))
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.CheckConstraint(condition=models.Q(quantity__gt=0), name="orderline_quantity_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.product_name}"
+
+    @property
+    def line_total(self):
+        return self.unit_price * self.quantity

@@ -1,0 +1,103 @@
+import math
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from .catalog import CategorySlugField
+
+CROP_HELP = (
+    "crop box in fractions (0-1) of the photo's width and height, after EXIF rotation: send all four of "
+    "crop_x, crop_y, crop_width, crop_height, or none"
+)
+
+
+class FiniteFloatField(serializers.FloatField):
+    """DRF's FloatField lets "nan" and "inf" through its min/max checks (every comparison with NaN is false)."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not math.isfinite(value):
+            self.fail("invalid")
+        return value
+
+
+class SearchByImageInputSerializer(serializers.Serializer):
+    image = serializers.FileField(help_text="The photo: JPEG, PNG or WebP, at most 25 MB")
+    category = CategorySlugField(required=False, help_text="category slug (and its subcategories)")
+    min_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
+    max_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=24)
+    crop_x = FiniteFloatField(min_value=0, max_value=1, required=False, help_text="left edge; " + CROP_HELP)
+    crop_y = FiniteFloatField(min_value=0, max_value=1, required=False, help_text="top edge")
+    crop_width = FiniteFloatField(min_value=0.01, max_value=1, required=False, help_text="width")
+    crop_height = FiniteFloatField(min_value=0.01, max_value=1, required=False, help_text="height")
+
+    def validate(self, attrs):
+        low, high = attrs.get("min_price"), attrs.get("max_price")
+        if low is not None and high is not None and low > high:
+            raise serializers.ValidationError({"min_price": "must not be above max_price"})
+        crop = [name for name in ("crop_x", "crop_y", "crop_width", "crop_height") if name in attrs]
+        if crop and len(crop) != 4:
+            raise serializers.ValidationError({"crop_x": "send all four crop fields, or none"})
+        if crop:
+            # A small tolerance: clients compute fractions in floating point (0.1 + 0.9 > 1.0).
+            if attrs["crop_x"] + attrs["crop_width"] > 1 + 1e-6:
+                raise serializers.ValidationError({"crop_width": "crop_x + crop_width must not exceed 1"})
+            if attrs["crop_y"] + attrs["crop_height"] > 1 + 1e-6:
+                raise serializers.ValidationError({"crop_height": "crop_y + crop_height must not exceed 1"})
+        return attrs
+
+
+class SimilarInputSerializer(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=8)
+
+
+class ProductMatchOutputSerializer(serializers.Serializer):
+    product_id = serializers.IntegerField(source="product.id")
+    name = serializers.CharField(source="product.name")
+    price = serializers.DecimalField(source="product.price", max_digits=12, decimal_places=2)
+    currency = serializers.CharField(source="product.currency")
+    url = serializers.SerializerMethodField()
+    image_id = serializers.IntegerField(source="image.id")
+    image_url = serializers.SerializerMethodField()
+    similarity = serializers.FloatField(help_text="cosine similarity of the query and the matched image")
+
+    def get_url(self, match) -> str:
+        return self.context["request"].build_absolute_uri(match.product.get_absolute_url())
+
+    def get_image_url(self, match) -> str:
+        return self.context["request"].build_absolute_uri(match.image.thumbnail.url)
+
+
+class SearchResultsOutputSerializer(serializers.Serializer):
+    model_key = serializers.CharField()
+    results = ProductMatchOutputSerializer(many=True)
+
+
+class NearDuplicatesInputSerializer(serializers.Serializer):
+    max_distance = FiniteFloatField(
+        min_value=0,
+        max_value=1,
+        default=0.05,
+        help_text="largest cosine distance (1 - similarity) to report; 0.05 finds re-encoded and slightly cropped copies",
+    )
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
+
+
+class NearDuplicateOutputSerializer(serializers.Serializer):
+    image_id = serializers.IntegerField(source="image.id")
+    product_id = serializers.IntegerField(source="image.product_id")
+    product_sku = serializers.CharField(source="image.product.sku")
+    product_name = serializers.CharField(source="image.product.name")
+    thumbnail_url = serializers.SerializerMethodField()
+    distance = serializers.FloatField(help_text="cosine distance, 0 = same direction")
+    similarity = serializers.FloatField()
+
+    def get_thumbnail_url(self, match) -> str:
+        return self.context["request"].build_absolute_uri(match.image.thumbnail.url)
+
+
+class NearDuplicatesOutputSerializer(serializers.Serializer):
+    model_key = serializers.CharField()
+    image_id = serializers.IntegerField()
+    results = NearDuplicateOutputSerializer(many=True)

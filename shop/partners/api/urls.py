@@ -1,0 +1,43 @@
+"""The partner API's operations under /api/v1/: catalogue, search and similar items, webhook endpoints."""
+
+from django.urls import path
+
+from shop.api.routing import operations_view
+
+from .views import catalog, search, webhooks
+
+urlpatterns = [
+    # search by photo, similar items, near-duplicates
+    path("search/image", search.SearchByImageApi.as_view(), name="search-image"),
+    path("products/<int:product_id>/similar", search.ProductSimilarApi.as_view(), name="product-similar"),
+    path("images/<int:image_id>/near-duplicates", search.ImageNearDuplicatesApi.as_view(), name="image-near-duplicates"),
+    # catalogue
+    path("categories", catalog.CategoryListApi.as_view(), name="category-list"),
+    path("products", operations_view(get=catalog.ProductListApi, post=catalog.ProductCreateApi), name="product-list"),
+    path("products/bulk", catalog.ProductBulkCreateApi.as_view(), name="product-bulk-create"),
+    path(
+        "products/<int:product_id>",
+        operations_view(get=catalog.ProductDetailApi, patch=catalog.ProductUpdateApi, delete=catalog.ProductDeleteApi),
+        name="product-detail",
+    ),
+    path("products/<int:product_id>/images", catalog.ProductImageAddApi.as_view(), name="product-image-add"),
+    path(
+        "products/<int:product_id>/images/<int:image_id>",
+        catalog.ProductImageDeleteApi.as_view(),
+        name="product-image-delete",
+    ),
+    # webhook endpoints
+    path(
+        "webhooks",
+        operations_view(get=webhooks.WebhookEndpointListApi, post=webhooks.WebhookEndpointCreateApi),
+        name="webhook-list",
+    ),
+    path(
+        "webhooks/<int:endpoint_id>",
+        operations_view(get=webhooks.WebhookEndpointDetailApi, delete=webhooks.WebhookEndpointDeleteApi),
+        name="webhook-detail",
+    ),
+    path(
+        "webhooks/<int:endpoint_id>/deliveries", webhooks.WebhookDeliveryListApi.as_view(), name="webhook-deliveries"
+    ),
+]

@@ -1,0 +1,125 @@
+from dataclasses import dataclass
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catalog.models import Product, ProductImage
+from recommendations.selectors import similar_items
+from shop.api.errors import ERROR_RESPONSES, ApiError, ErrorCode, ErrorOutputSerializer
+from visualsearch.selectors import (
+    CropBox,
+    SearchFilters,
+    active_model_key,
+    active_model_key_recent,
+    images_near_image,
+    photo_embed,
+    products_near_vector,
+)
+
+from ...selectors import products_visible_to
+from ..serializers.search import (
+    NearDuplicatesInputSerializer,
+    NearDuplicatesOutputSerializer,
+    SearchByImageInputSerializer,
+    SearchResultsOutputSerializer,
+    SimilarInputSerializer,
+)
+
+TAG = "visual search"
+ERRORS = {**ERROR_RESPONSES, 503: ErrorOutputSerializer}
+
+
+class SearchByImageApi(APIView):
+    """Published products that look like the uploaded photo, best match first (one entry per product).
+
+    Optional crop box (all four fields, fractions 0-1 of the photo after EXIF rotation), category, price
+    range and limit. The photo is not kept.
+    """
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        tags=[TAG],
+        request={"multipart/form-data": SearchByImageInputSerializer},
+        responses={200: SearchResultsOutputSerializer, **ERRORS},
+    )
+    def post(self, request):
+        params = SearchByImageInputSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        crop = None
+        if "crop_x" in data:
+            crop = CropBox(x=data["crop_x"], y=data["crop_y"], width=data["crop_width"], height=data["crop_height"])
+        model_key, vector = photo_embed(data["image"].read(), crop=crop)
+        matches = products_near_vector(
+            vector=vector,
+            model_key=model_key,
+            filters=SearchFilters(
+                category=data.get("category"), min_price=data.get("min_price"), max_price=data.get("max_price")
+            ),
+            limit=data["limit"],
+        )
+        out = SearchResultsOutputSerializer({"model_key": model_key, "results": matches}, context={"request": request})
+        return Response(out.data)
+
+
+class ProductSimilarApi(APIView):
+    """Published products that look like this one (not itself), nearest first."""
+
+    @extend_schema(tags=[TAG], parameters=[SimilarInputSerializer], responses={200: SearchResultsOutputSerializer, **ERRORS})
+    def get(self, request, product_id: int):
+        params = SimilarInputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        product = Product.objects.filter(id=product_id, is_published=True).first()
+        if product is None:
+            raise ApiError(ErrorCode.NOT_FOUND, "No such product.", http_status=404)
+        matches = similar_items(product=product, limit=params.validated_data["limit"])
+        out = SearchResultsOutputSerializer(
+            {"model_key": active_model_key_recent(), "results": matches}, context={"request": request}
+        )
+        return Response(out.data)
+
+
+@dataclass(frozen=True)
+class _Duplicate:
+    image: ProductImage
+    distance: float
+
+    @property
+    def similarity(self) -> float:
+        return 1.0 - self.distance
+
+
+class ImageNearDuplicatesApi(APIView):
+    """Catalogue images nearly identical to this one, for clean-up: the same photo on two products, or
+    uploaded twice re-encoded or slightly cropped. Lists only products you may see (published, or yours).
+
+    Answers 409 while the image has no vector yet (see its ``embedding.status`` on the product).
+    """
+
+    @extend_schema(
+        tags=[TAG],
+        parameters=[NearDuplicatesInputSerializer],
+        responses={200: NearDuplicatesOutputSerializer, 409: ErrorOutputSerializer, **ERRORS},
+    )
+    def get(self, request, image_id: int):
+        params = NearDuplicatesInputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        visible = products_visible_to(user=request.user)
+        if not ProductImage.objects.filter(id=image_id, product__in=visible).exists():
+            raise ApiError(ErrorCode.NOT_FOUND, "No such image.", http_status=404)
+        hits = images_near_image(
+            image_id=image_id, limit=params.validated_data["limit"], max_distance=params.validated_data["max_distance"]
+        )
+        if hits is None:
+            raise ApiError(ErrorCode.EMBEDDING_NOT_READY, "This image has no vector yet; try again later.", http_status=409)
+        images = ProductImage.objects.select_related("product").filter(
+            id__in=[hit.image_id for hit in hits], product__in=visible
+        ).in_bulk()
+        results = [_Duplicate(image=images[hit.image_id], distance=hit.distance) for hit in hits if hit.image_id in images]
+        out = NearDuplicatesOutputSerializer(
+            {"model_key": active_model_key(), "image_id": image_id, "results": results}, context={"request": request}
+        )
+        return Response(out.data)

@@ -1,0 +1,1 @@
+from shop.partners.tests.api.fixtures import *  # noqa: F401,F403

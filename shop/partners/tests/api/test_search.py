@@ -1,0 +1,88 @@
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from catalog.models import ProductImage
+from conftest import demo_asset_bytes, photo_bytes
+from visualsearch.models import ImageEmbedding
+
+from visualsearch.tests.fixtures import query_copy
+
+pytestmark = pytest.mark.django_db
+
+
+def _upload(data: bytes, name="photo.jpg", content_type="image/jpeg"):
+    return SimpleUploadedFile(name, data, content_type=content_type)
+
+
+def test_search_by_image_returns_ranked_products(client, catalogue):
+    response = client.post("/api/v1/search/image", {"image": _upload(query_copy(demo_asset_bytes("1f3b8.webp"))), "limit": 3})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model_key"] == "effnet-lite0-avg-224"
+    assert len(body["results"]) == 3
+    first = body["results"][0]
+    guitar = catalogue["Guitar"]
+    assert first["product_id"] == guitar.id and first["name"] == "Guitar" and first["price"] == "349.00"
+    assert first["image_id"] == guitar.images.get().id
+    assert first["image_url"].startswith("http://testserver/media/products/")
+    assert first["url"] == f"http://testserver/p/{guitar.slug}/"
+    assert 0.8 < first["similarity"] <= 1.0
+    similarities = [r["similarity"] for r in body["results"]]
+    assert similarities == sorted(similarities, reverse=True)
+
+
+def test_search_filters_by_category_slug_and_price(client, catalogue):
+    kitchen = catalogue["Teapot"].category
+    response = client.post(
+        "/api/v1/search/image",
+        {"image": _upload(query_copy(demo_asset_bytes("1f45f.webp"))), "category": kitchen.slug, "max_price": "20"},
+    )
+    assert response.status_code == 200
+    assert [r["name"] for r in response.json()["results"]] == ["Hot Beverage"]
+
+
+@pytest.mark.parametrize(
+    "payload,code",
+    [
+        ({"image": _upload(b"%PDF-1.4 not an image", "doc.pdf", "application/pdf")}, "image_unreadable"),
+        ({"image": _upload(photo_bytes(fmt="GIF"), "a.gif", "image/gif")}, "image_format_refused"),
+        ({"image": _upload(photo_bytes(size=(400, 400))[:900])}, "image_truncated"),
+        ({}, "invalid"),
+        ({"image": _upload(photo_bytes()), "limit": "0"}, "invalid"),
+        ({"image": _upload(photo_bytes()), "min_price": "50", "max_price": "10"}, "invalid"),
+        ({"image": _upload(photo_bytes()), "category": "no-such-category"}, "invalid"),
+    ],
+)
+def test_bad_requests_get_400_with_a_code_and_store_nothing(client, catalogue, payload, code):
+    images, rows = ProductImage.objects.count(), ImageEmbedding.objects.count()
+
+    response = client.post("/api/v1/search/image", payload)
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == code and body["message"]
+    assert (ProductImage.objects.count(), ImageEmbedding.objects.count()) == (images, rows)
+
+
+def test_similar_products_api(client, catalogue):
+    apple = catalogue["Red Apple"]
+    response = client.get(f"/api/v1/products/{apple.id}/similar?limit=2")
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [r["name"] for r in results] == ["Green Apple", results[1]["name"]]
+    assert apple.id not in [r["product_id"] for r in results]
+
+
+def test_similar_of_unknown_or_unpublished_product_is_404(client, catalogue):
+    assert client.get("/api/v1/products/999999/similar").json()["code"] == "not_found"
+    teapot = catalogue["Teapot"]
+    teapot.is_published = False
+    teapot.save()
+    assert client.get(f"/api/v1/products/{teapot.id}/similar").status_code == 404
+
+
+def test_schema_and_docs_are_served(client):
+    schema = client.get("/api/v1/schema/")
+    assert schema.status_code == 200
+    assert b"/api/v1/search/image" in schema.content

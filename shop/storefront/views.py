@@ -1,0 +1,235 @@
+"""Storefront pages: home, category, product, text search, search by photo, cart, checkout."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import DatabaseError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import get_language, gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from catalog.models import Category
+from recommendations.selectors import inspired_by_views, similar_items
+from recommendations.services import product_view_record
+from visualsearch.errors import ErrorCode, ImageRejected, MESSAGES
+from visualsearch.querycache import query_vector_recall, query_vector_remember
+from visualsearch.selectors import SearchFilters, photo_embed, products_near_vector
+
+from shop.orders.errors import CheckoutRejected, ShopErrorCode
+from shop.orders.models import Order
+from shop.orders.services import CustomerData, order_place
+
+from . import cart as carts
+from .forms import AddToCartForm, CartLineForm, CheckoutForm, ListingForm, PhotoSearchForm
+from .selectors import ListingFilters, product_ids_matching_text, products_listed, products_matching_text, products_published
+
+PAGE_SIZE = 24
+ORDERS_KEY = "orders"  # references of the orders this session placed: only they may see the confirmation
+
+
+def _querystring(request: HttpRequest, **changes: object) -> str:
+    params = request.GET.copy()
+    for key, value in changes.items():
+        params.pop(key, None)
+        if value not in (None, ""):
+            params[key] = value
+    return params.urlencode()
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "shop/home.html",
+        {
+            "new_arrivals": products_listed(filters=ListingFilters(sort="new"))[:12],
+            "categories": Category.objects.filter(parent__isnull=True).prefetch_related("children"),
+            "inspired": inspired_by_views(request.session),
+        },
+    )
+
+
+def category(request: HttpRequest, slug: str) -> HttpResponse:
+    current = get_object_or_404(Category.objects.select_related("parent"), slug=slug)
+    form = ListingForm(request.GET)
+    filters = form.filters()
+    products = products_listed(filters=replace(filters, category=current))
+    page = Paginator(products, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "shop/category.html",
+        {
+            "category": current, "children": current.children.all(), "page": page, "form": form,
+            "pager_query": _querystring(request, page=None),
+        },
+    )
+
+
+def product(request: HttpRequest, slug: str) -> HttpResponse:
+    item = get_object_or_404(products_published(), slug=slug)
+    product_view_record(request.session, product_id=item.id)
+    in_cart = carts.cart_quantities(request.session).get(item.id, 0)
+    return render(
+        request,
+        "shop/product.html",
+        {
+            "product": item,
+            "images": list(item.images.all()),
+            "similar": similar_items(product=item),
+            "add_form": AddToCartForm(initial={"product": item.id, "quantity": 1}),
+            "in_cart": in_cart,
+        },
+    )
+
+
+def text_search(request: HttpRequest) -> HttpResponse:
+    text = request.GET.get("q", "").strip()[:200]
+    form = ListingForm(request.GET, with_category=True)
+    products = products_matching_text(text=text, filters=form.filters())
+    page = Paginator(products, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request, "shop/search.html",
+        {"q": text, "page": page, "form": form, "pager_query": _querystring(request, page=None)},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def photo_search(request: HttpRequest) -> HttpResponse:
+    """Search by photo. POST takes the photo, keeps only its vector and redirects to a GET of the results
+    (one history entry per search); GET with ``q`` re-runs the search with other filters, no upload needed."""
+    data = request.POST if request.method == "POST" else request.GET
+    form = PhotoSearchForm(data, request.FILES or None)
+    context = {"form": form, "results": None, "error": None}
+    if not form.is_valid():
+        if request.method == "POST" or data:
+            context["error"] = " ".join(e for errors in form.errors.values() for e in errors)
+        return render(request, "shop/photo_search.html", context, status=400 if context["error"] else 200)
+    filters = SearchFilters(
+        category=form.cleaned_data["category"],
+        min_price=form.cleaned_data["min_price"],
+        max_price=form.cleaned_data["max_price"],
+    )
+    filter_params = {
+        key: data.get(key, "") for key in ("category", "min_price", "max_price", "words") if data.get(key, "")
+    }
+    try:
+        if request.method == "POST":
+            upload = form.cleaned_data["image"]
+            if upload is None and data.get("q"):
+                # New filters for the photo already searched: no upload needed (the form without JavaScript).
+                return redirect(f"{request.path}?{urlencode({'q': data['q'], **filter_params})}")
+            if upload is None:
+                raise ImageRejected(ErrorCode.IMAGE_MISSING)
+            model_key, vector = photo_embed(upload.read())
+            query_id = query_vector_remember(model_key=model_key, vector=vector)
+            return redirect(f"{request.path}?{urlencode({'q': query_id, **filter_params})}")
+        query_id = data.get("q", "")
+        remembered = query_vector_recall(query_id)
+        if remembered is None:
+            if query_id:
+                context["error"] = _("This search has expired. Please choose the photo again.")
+            return render(request, "shop/photo_search.html", context)
+        model_key, vector = remembered
+        words = form.cleaned_data["words"].strip()
+        # Words narrow the visual neighbours, so look further down the ranking before keeping a page of them.
+        matches = products_near_vector(
+            vector=vector, model_key=model_key, filters=filters, limit=PAGE_SIZE * 4 if words else PAGE_SIZE
+        )
+        if words:
+            keep = product_ids_matching_text(text=words, product_ids=[m.product.id for m in matches])
+            matches = [m for m in matches if m.product.id in keep]
+        context["results"] = matches[:PAGE_SIZE]
+        context["query_id"] = query_id
+    except ImageRejected as error:
+        context["error"] = _(error.message)
+        return render(request, "shop/photo_search.html", context, status=400)
+    except DatabaseError:
+        context["error"] = _(MESSAGES[ErrorCode.SEARCH_UNAVAILABLE])
+        return render(request, "shop/photo_search.html", context, status=503)
+    return render(request, "shop/photo_search.html", context)
+
+
+# --- cart and checkout ---------------------------------------------------------------------------------
+
+
+def cart(request: HttpRequest) -> HttpResponse:
+    summary = carts.cart_summary(request.session)
+    return render(request, "shop/cart.html", {"cart": summary})
+
+
+@require_POST
+def cart_add(request: HttpRequest) -> HttpResponse:
+    form = AddToCartForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose a quantity between 1 and %(max)d.") % {"max": carts.MAX_QUANTITY})
+        return redirect(request.POST.get("next") or "shop:cart")
+    item = get_object_or_404(products_published(), id=form.cleaned_data["product"])
+    if not item.in_stock:
+        messages.error(request, _("%(name)s is out of stock.") % {"name": item.name})
+        return redirect(item.get_absolute_url())
+    carts.cart_add(request.session, product_id=item.id, quantity=form.cleaned_data["quantity"])
+    messages.success(request, _("%(name)s was added to your cart.") % {"name": item.name})
+    return redirect("shop:cart")
+
+
+@require_POST
+def cart_update(request: HttpRequest) -> HttpResponse:
+    form = CartLineForm(request.POST)
+    if form.is_valid():
+        carts.cart_set(request.session, product_id=form.cleaned_data["product"], quantity=form.cleaned_data["quantity"])
+        if form.cleaned_data["quantity"] == 0:
+            messages.info(request, _("The item was removed from your cart."))
+    else:
+        messages.error(request, _("Choose a quantity between 0 and %(max)d.") % {"max": carts.MAX_QUANTITY})
+    return redirect("shop:cart")
+
+
+@require_POST
+def cart_remove(request: HttpRequest) -> HttpResponse:
+    form = CartLineForm({"product": request.POST.get("product"), "quantity": 0})
+    if form.is_valid():
+        carts.cart_remove(request.session, product_id=form.cleaned_data["product"])
+        messages.info(request, _("The item was removed from your cart."))
+    return redirect("shop:cart")
+
+
+@require_http_methods(["GET", "POST"])
+def checkout(request: HttpRequest) -> HttpResponse:
+    summary = carts.cart_summary(request.session)
+    if not summary.lines:
+        messages.info(request, _("Your cart is empty."))
+        return redirect("shop:cart")
+    form = CheckoutForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            order = order_place(
+                quantities={line.product.id: line.quantity for line in summary.lines},
+                customer=CustomerData(**form.cleaned_data),
+                language=get_language() or "",
+            )
+        except CheckoutRejected as rejected:
+            if rejected.code == ShopErrorCode.OUT_OF_STOCK:
+                # Bring the cart down to what is left, so the shopper can decide and try again.
+                for line in summary.lines:
+                    if line.product.id in rejected.product_ids:
+                        line.product.refresh_from_db(fields=["stock_quantity"])
+                        carts.cart_set(request.session, product_id=line.product.id,
+                                       quantity=line.product.stock_quantity)
+            messages.error(request, rejected.message)
+            return redirect("shop:cart")
+        carts.cart_clear(request.session)
+        request.session[ORDERS_KEY] = [order.reference, *request.session.get(ORDERS_KEY, [])][:20]
+        return redirect("shop:order_done", reference=order.reference)
+    return render(request, "shop/checkout.html", {"cart": summary, "form": form},
+                  status=400 if form.is_bound else 200)
+
+
+def order_done(request: HttpRequest, reference: str) -> HttpResponse:
+    if reference not in request.session.get(ORDERS_KEY, []):
+        raise Http404("no such order in this session")
+    order = get_object_or_404(Order.objects.prefetch_related("lines"), reference=reference)
+    return render(request, "shop/order_done.html", {"order": order})

@@ -1,1 +1,0 @@
-from shop.tests.api.fixtures import *  # noqa: F401,F403
