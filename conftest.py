@@ -84,6 +84,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
         "SHOP_DB_NAME": db_name,
         "MEDIA_ROOT": str(media_root),
         "SHOP_WEBHOOK_ALLOW_PRIVATE_URLS": "1",  # the tests' webhook receivers listen on loopback
+        "OUTBOX_SEND_ON_COMMIT": "1",  # the worker's own events (embedding outcomes) are dispatched at once
     }
     log = open(settings.VAR_DIR / "test-worker.log", "w")
     process = subprocess.Popen(
@@ -111,6 +112,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
 def celery_worker(celery_worker_process, settings, transactional_db):
     """Use in end-to-end tests: committed data, and uploads stored where the worker reads them."""
     settings.MEDIA_ROOT = celery_worker_process.media_root
+    settings.OUTBOX_SEND_ON_COMMIT = True  # this test's writes wake the worker, as in production
     return celery_worker_process
 
 

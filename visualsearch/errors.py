@@ -23,8 +23,8 @@ MESSAGES = {
     ErrorCode.IMAGE_TOO_LARGE: "The file is too large (at most {limit_mb} MB).",
     ErrorCode.IMAGE_TOO_MANY_PIXELS: "The picture has too many pixels (at most {limit:,}).",
     ErrorCode.IMAGE_TOO_SMALL: "The picture is too small (at least {min_side} pixels on each side).",
-    ErrorCode.IMAGE_UNREADABLE: "This file is not a picture we can read. Use a JPEG, PNG or WebP photo.",
-    ErrorCode.IMAGE_FORMAT_REFUSED: "{format} files are not accepted. Use a JPEG, PNG or WebP photo.",
+    ErrorCode.IMAGE_UNREADABLE: "This file is not a picture we can read. Use a JPEG, PNG, WebP, HEIC or AVIF photo.",
+    ErrorCode.IMAGE_FORMAT_REFUSED: "{format} files are not accepted. Use a JPEG, PNG, WebP, HEIC or AVIF photo.",
     ErrorCode.IMAGE_TRUNCATED: "The picture is damaged or incomplete. Try another photo.",
     ErrorCode.SEARCH_UNAVAILABLE: "Search by photo is unavailable for a moment. Please try again shortly.",
 }

@@ -18,14 +18,14 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from .errors import ErrorCode, ImageRejected
 
-ALLOWED_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "MPO": "JPEG"}  # MPO: phone JPEGs with a depth map
-try:  # HEIC photos from iPhones, when pillow-heif is installed
-    import pillow_heif
+import pillow_heif
 
-    pillow_heif.register_heif_opener()
-    ALLOWED_FORMATS["HEIF"] = "HEIC"
-except ImportError:  # pragma: no cover - optional
-    pass
+# HEIC (iPhones) through pillow-heif (libheif; it applies the picture's rotation while decoding); AVIF
+# (newer Android phones) Pillow 13 reads itself. MPO: phone JPEGs with a depth map.
+pillow_heif.register_heif_opener()
+ALLOWED_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "MPO": "JPEG", "HEIF": "HEIC", "AVIF": "AVIF"}
+# ISO-BMFF brands of the HEIF family (HEIC, HEIF, AVIF): bytes 8-12 of the file, after "ftyp".
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
 
 JPEG_QUALITY = 90
 THUMBNAIL_SIDE = 400
@@ -58,6 +58,7 @@ def _has_photo_signature(data: bytes) -> bool:
         data.startswith(b"\xff\xd8\xff")
         or data.startswith(b"\x89PNG\r\n\x1a\n")
         or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+        or (data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS)
     )
 
 

@@ -94,26 +94,18 @@ class ProductAdmin(admin.ModelAdmin):
                 continue
             data = getattr(inline_form, "upload_bytes", None)
             instance = inline_form.instance
-            if instance.pk is None:
-                product_image_add(
-                    product=form.instance,
-                    data=data,
-                    alt_text=inline_form.cleaned_data.get("alt_text", ""),
-                    position=inline_form.cleaned_data.get("position"),
-                    kind=inline_form.cleaned_data.get("kind") or ProductImageKind.CATALOGUE,
-                )
-            else:
-                if data is not None:  # a new photo replaces the old one
-                    services.product_image_delete(image=instance)
-                    product_image_add(
-                        product=form.instance,
-                        data=data,
-                        alt_text=inline_form.cleaned_data.get("alt_text", ""),
-                        position=inline_form.cleaned_data.get("position"),
-                        kind=inline_form.cleaned_data.get("kind") or ProductImageKind.CATALOGUE,
-                    )
-                else:
-                    inline_form.save()
+            if instance.pk is not None and data is None:
+                inline_form.save()  # position, kind or alt text changed; the photo stays
+                continue
+            if instance.pk is not None:
+                services.product_image_delete(image=instance)  # a new photo replaces the old one
+            product_image_add(
+                product=form.instance,
+                data=data,
+                alt_text=inline_form.cleaned_data.get("alt_text", ""),
+                position=inline_form.cleaned_data.get("position"),
+                kind=inline_form.cleaned_data.get("kind") or ProductImageKind.CATALOGUE,
+            )
         # What formset.save() would have set; the admin's change message reads them.
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 

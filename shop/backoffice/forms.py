@@ -10,7 +10,7 @@ from visualsearch.selectors import intake_limits
 class ProductImageAdminForm(forms.ModelForm):
     """Admin inline form: the upload is validated by the intake service and stored by product_image_add."""
 
-    upload = forms.FileField(required=False, label="Photo", help_text="JPEG, PNG or WebP")
+    upload = forms.FileField(required=False, label="Photo", help_text="JPEG, PNG, WebP, HEIC or AVIF")
 
     class Meta:
         model = ProductImage

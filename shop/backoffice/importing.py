@@ -19,7 +19,7 @@ from catalog.services import ProductData, category_get_or_create_path, product_u
 from visualsearch.errors import ImageRejected
 from visualsearch.services import embeddings_enqueue, product_image_add
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".avif"}
 REQUIRED_COLUMNS = {"sku", "name", "category", "price", "image"}
 
 

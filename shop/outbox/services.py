@@ -31,7 +31,8 @@ DISPATCH_TASK = "shop.outbox.tasks.events_dispatch_task"
 def event_record(*, topic: str, payload: dict) -> Event:
     """Write one event in the current transaction; it is dispatched after commit (or by the reconciler)."""
     event = Event.objects.create(topic=topic, payload=payload)
-    transaction.on_commit(lambda: events_enqueue(event_ids=[event.id]))
+    if settings.OUTBOX_SEND_ON_COMMIT:
+        transaction.on_commit(lambda: events_enqueue(event_ids=[event.id]))
     return event
 
 

@@ -228,6 +228,9 @@ SHOP_API_RATES = {
 # --- Outbox ---------------------------------------------------------------------------------------------
 # An event still pending this long after it was written is sent again by the reconciler (its message was lost,
 # the broker was down at commit, or its worker died); dispatched events are kept this many days for the log.
+# Off only in the test suite's own process: its committed test data must not wake the shared test worker
+# (which would race the next test's table flush). The worker, the fault stacks and e2e tests turn it on.
+OUTBOX_SEND_ON_COMMIT = env.bool("OUTBOX_SEND_ON_COMMIT", default=True)
 OUTBOX_RESEND_AFTER_SECONDS = env.int("OUTBOX_RESEND_AFTER_SECONDS", default=120)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=10)
 OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=7)

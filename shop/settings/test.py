@@ -9,6 +9,8 @@ os.environ.setdefault("SHOP_WEBHOOK_BACKOFF_SECONDS", "1")  # webhook retries in
 for _scope in ("ANON", "KEY", "IP"):
     os.environ.setdefault(f"SHOP_API_RATE_{_scope}", "100000/minute")
 
+os.environ.setdefault("OUTBOX_SEND_ON_COMMIT", "0")  # see base.py; conftest's worker and faultkit set "1"
+
 from .base import *  # noqa: E402,F401,F403
 
 DEBUG = False

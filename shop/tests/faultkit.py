@@ -51,6 +51,7 @@ class Stack:
             "FAULTKIT_POISON_FILE": str(self.var_dir / "poison.txt"),
             "FAULTKIT_KILL_FILE": str(self.var_dir / "kill-once.txt"),
             "PYTHONUNBUFFERED": "1",
+            "OUTBOX_SEND_ON_COMMIT": "1",
             **self.env_extra,
             **more,
         }
@@ -183,6 +184,16 @@ class Stack:
     def all_settled(self) -> bool:
         states = self.embedding_states()
         return bool(states) and states.get("pending", 0) == 0
+
+
+def stack_running(**env: str):
+    """A started Stack for a module-scoped fixture: ``yield from stack_running(...)``; closed afterwards."""
+    stack = Stack.create(**env)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.close()
 
 
 def _port_open(port: int) -> bool:

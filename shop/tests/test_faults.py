@@ -19,7 +19,7 @@ import time
 import pytest
 import requests
 
-from .faultkit import Stack, wait_until
+from .faultkit import Stack, stack_running, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -36,12 +36,7 @@ FAST_RECOVERY = {
 
 @pytest.fixture(scope="module")
 def stack():
-    stack = Stack.create(**FAST_RECOVERY)
-    try:
-        stack.start()
-        yield stack
-    finally:
-        stack.close()
+    yield from stack_running(**FAST_RECOVERY)
 
 
 def _ingest(stack: Stack, *, count: int, offset: int, poison: int = 0) -> dict:

@@ -51,3 +51,14 @@ def test_search_page_says_no_close_match_and_still_shows_the_nearest(client, cat
     html = response.content.decode()
     assert "No close match in the shop" in html
     assert "Guitar" in html
+    # and the page does not contradict itself, nor show raw scores
+    assert "look like your photo" not in html and "Close match" not in html and "match 0." not in html
+
+
+def test_search_page_marks_close_matches_in_plain_words(client, catalogue):
+    upload = SimpleUploadedFile("q.jpg", query_copy(demo_asset_bytes("1f3b8.webp")), content_type="image/jpeg")
+
+    html = client.post("/search/photo/", {"image": upload}, follow=True).content.decode()
+
+    assert "No close match in the shop" not in html and "look like your photo" in html
+    assert html.count('class="badge close-match"') >= 1 and "match 0." not in html

@@ -122,3 +122,43 @@ def test_file_over_the_byte_limit_is_refused():
 
 def test_tiny_picture_is_refused():
     assert _rejected(photo_bytes(size=(8, 8), fmt="PNG")) == ErrorCode.IMAGE_TOO_SMALL
+
+
+def _phone_photo(fmt: str) -> bytes:
+    """A real HEIC (libheif/x265) or AVIF (libavif) file as phones send it: rotated by EXIF, with GPS and a maker."""
+    image = Image.new("RGB", (300, 100), (10, 120, 200))
+    image.paste((230, 40, 40), (0, 0, 60, 100))  # a red band on the left before rotation
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    exif[0x010F] = "SecretCam"
+    exif[0x8825] = {1: "N", 2: (48.0, 51.0, 29.0)}
+    out = io.BytesIO()
+    image.save(out, fmt, exif=exif.tobytes(), quality=90)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("fmt,source", [("HEIF", "HEIF"), ("AVIF", "AVIF")])
+def test_heic_and_avif_photos_are_oriented_stripped_and_reencoded(fmt, source):
+    data = _phone_photo(fmt)
+    assert data[4:8] == b"ftyp"
+
+    result = image_intake(data)
+
+    stored = Image.open(io.BytesIO(result.jpeg))
+    assert (result.source_format, stored.format) == (source, "JPEG")
+    assert (result.width, result.height) == (100, 300) == stored.size  # turned upright once, not twice
+    red = np.asarray(stored.convert("RGB"))[10:50, 40:60].mean(axis=(0, 1))  # the band is now at the top
+    assert red[0] > 180 and red[2] < 100
+    assert not stored.getexif() and "icc_profile" not in stored.info and b"SecretCam" not in result.jpeg
+
+
+@pytest.mark.parametrize("fmt", ["HEIF", "AVIF"])
+def test_a_cut_heic_or_avif_is_refused_as_damaged(fmt):
+    data = _phone_photo(fmt)
+
+    assert _rejected(data[: len(data) // 2]) == ErrorCode.IMAGE_TRUNCATED
+
+
+def test_heic_and_avif_obey_the_same_pixel_limit():
+    assert _rejected(_phone_photo("HEIF"), IntakeLimits(max_pixels=20_000)) == ErrorCode.IMAGE_TOO_MANY_PIXELS
+    assert _rejected(_phone_photo("AVIF"), IntakeLimits(max_pixels=20_000)) == ErrorCode.IMAGE_TOO_MANY_PIXELS

@@ -14,7 +14,7 @@ from collections import Counter
 
 import pytest
 
-from shop.tests.faultkit import Stack, wait_until
+from shop.tests.faultkit import Stack, stack_running, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -28,12 +28,7 @@ FAST_RECOVERY = {
 
 @pytest.fixture(scope="module")
 def stack():
-    stack = Stack.create(**FAST_RECOVERY)
-    try:
-        stack.start()
-        yield stack
-    finally:
-        stack.close()
+    yield from stack_running(**FAST_RECOVERY)
 
 
 def _faultkit(stack: Stack, *args: str, **env: str) -> tuple[dict, str]:

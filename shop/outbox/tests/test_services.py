@@ -38,7 +38,8 @@ def _product(sku: str = "OUT-1"):
     return product_create(data=ProductData(sku=sku, name="Outbox mug", category=category, price=Decimal("4.00")))
 
 
-def test_a_write_records_its_event_in_its_own_transaction(django_capture_on_commit_callbacks):
+def test_a_write_records_its_event_in_its_own_transaction(django_capture_on_commit_callbacks, settings):
+    settings.OUTBOX_SEND_ON_COMMIT = True
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         product = _product()
 
@@ -126,7 +127,8 @@ def test_the_reconciler_resends_stale_pending_events_and_purges_old_dispatched_o
     assert sorted(Event.objects.values_list("id", flat=True)) == sorted([stale.id, fresh.id, recent_done.id])
 
 
-def test_broker_down_at_commit_keeps_the_event_pending(monkeypatch, django_capture_on_commit_callbacks, caplog):
+def test_broker_down_at_commit_keeps_the_event_pending(monkeypatch, django_capture_on_commit_callbacks, caplog, settings):
+    settings.OUTBOX_SEND_ON_COMMIT = True
     from kombu.exceptions import OperationalError
 
     def broker_down(*args, **kwargs):

@@ -190,6 +190,6 @@ class ProductBulkCreateInputSerializer(serializers.Serializer):
 
 
 class ProductImageAddInputSerializer(serializers.Serializer):
-    image = serializers.FileField(help_text="JPEG, PNG or WebP, at most 25 MB; stored re-encoded without metadata")
+    image = serializers.FileField(help_text="JPEG, PNG, WebP, HEIC or AVIF, at most 25 MB; stored re-encoded without metadata")
     alt_text = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
     position = serializers.IntegerField(min_value=0, max_value=MAX_INT, required=False)

@@ -22,7 +22,7 @@ class FiniteFloatField(serializers.FloatField):
 
 
 class SearchByImageInputSerializer(serializers.Serializer):
-    image = serializers.FileField(help_text="The photo: JPEG, PNG or WebP, at most 25 MB")
+    image = serializers.FileField(help_text="The photo: JPEG, PNG, WebP, HEIC or AVIF, at most 25 MB")
     category = CategorySlugField(required=False, help_text="category slug (and its subcategories)")
     min_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
     max_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)

@@ -1,3 +1,5 @@
+import io
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -30,6 +32,20 @@ def test_search_by_image_returns_ranked_products(client, catalogue):
     assert 0.8 < first["similarity"] <= 1.0
     similarities = [r["similarity"] for r in body["results"]]
     assert similarities == sorted(similarities, reverse=True)
+
+
+@pytest.mark.parametrize("fmt,name,content_type", [("HEIF", "IMG_0001.HEIC", "image/heic"), ("AVIF", "q.avif", "image/avif")])
+def test_a_phone_photo_in_heic_or_avif_finds_the_product(client, catalogue, fmt, name, content_type):
+    from PIL import Image
+
+    jpeg = query_copy(demo_asset_bytes("1f3b8.webp"))
+    phone = io.BytesIO()
+    Image.open(io.BytesIO(jpeg)).save(phone, fmt, quality=80)
+
+    response = client.post("/api/v1/search/image", {"image": _upload(phone.getvalue(), name, content_type)})
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["results"][0]["product_id"] == catalogue["Guitar"].id
 
 
 def test_search_filters_by_category_slug_and_price(client, catalogue):
