@@ -30,9 +30,11 @@ def _clear_cache():
     from django.core.cache import cache
 
     from visualsearch.selectors import active_model_key_forget
+    from visualsearch.statistics import query_statistics_discard
 
     cache.clear()
     active_model_key_forget()  # a key remembered by an earlier test's (rolled back) database
+    query_statistics_discard()  # query means gathered, and means read, by an earlier test
     yield
 
 

@@ -34,7 +34,8 @@ from catalog.models import Product, ProductImage, ProductImageKind
 from catalog.services import ProductData, category_get_or_create_path, product_create
 
 from .models import EmbeddingStatus, ImageEmbedding
-from .selectors import photo_embed, products_near_vector
+from .selectors import photo_embed, products_near_photo, products_near_vector, catalogue_centring
+from .statistics import catalogue_statistics_refresh, query_statistics_flush, query_vector_observe
 from .services import embeddings_compute, embeddings_request, product_image_add
 
 logger = logging.getLogger(__name__)
@@ -253,12 +254,25 @@ def catalogue_build(
 
 def catalogue_embed(*, model_key: str, progress: Progress = _no_progress) -> None:
     _embed_all(model_key=model_key, progress=progress)
+    catalogue_statistics_refresh(model_key=model_key)  # what beat does in the shop
+
+
+def traffic_replay(*, photos: list[EvalPhoto], model_key: str, progress: Progress = _no_progress) -> int:
+    """Earlier shoppers' photos searched before the measured queries, as a live shop has seen them: only their
+    running mean is kept (statistics.py); their labels are never read. Returns how many were replayed."""
+    for number, photo in enumerate(photos):
+        key, vector = photo_embed(photo.path.read_bytes(), model_key=model_key)
+        query_vector_observe(model_key=key, vector=vector)
+        progress("past shoppers' searches", number + 1, len(photos))
+    query_statistics_flush()
+    return len(photos)
 
 
 def queries_rank(
     *, queries: list[EvalPhoto], model_key: str, label_of: dict[int, str], progress: Progress = _no_progress
 ) -> list[RankedQuery]:
-    """Each query photo through the search page's path: photo_embed, then products_near_vector."""
+    """Each query photo through the search page's path: photo_embed, then products_near_photo (the measured
+    queries do not move the query mean: only the replayed traffic before them does)."""
     counts: dict[str, int] = defaultdict(int)
     for label in label_of.values():
         counts[label] += 1
@@ -266,7 +280,7 @@ def queries_rank(
     ranked = []
     for number, photo in enumerate(queries):
         key, vector = photo_embed(photo.path.read_bytes(), model_key=model_key)
-        matches = products_near_vector(vector=vector, model_key=key, limit=limit)
+        matches = products_near_photo(vector=vector, model_key=key, limit=limit)
         ranked.append(
             RankedQuery(
                 label=photo.label,
@@ -295,7 +309,7 @@ def leave_one_out_rank(
     for number, (product_id, vector) in enumerate(rows):
         matches = products_near_vector(
             vector=np.asarray(vector, dtype=np.float32), model_key=model_key, limit=limit,
-            exclude_product_id=product_id,
+            exclude_product_id=product_id, centring=catalogue_centring(model_key),
         )
         label = label_of[product_id]
         ranked.append(
@@ -315,6 +329,7 @@ def evaluate_gallery_queries(
     queries: list[EvalPhoto],
     model_key: str,
     labelled: list[EvalPhoto] = (),
+    traffic: list[EvalPhoto] = (),
     train_adapter: bool = False,
     progress: Progress = _no_progress,
 ) -> list[EvalReport]:
@@ -341,6 +356,8 @@ def evaluate_gallery_queries(
         extra[version.key] = {"training_images": version.training_images, "adapter_metrics": version.metrics}
     images = sum(1 for _ in gallery)
     for key in keys:
+        if traffic:
+            extra.setdefault(key, {})["traffic_replayed"] = traffic_replay(photos=traffic, model_key=key, progress=progress)
         ranked = queries_rank(queries=queries, model_key=key, label_of=label_of, progress=progress)
         reports.append(
             EvalReport(

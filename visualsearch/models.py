@@ -1,5 +1,5 @@
 from django.db import models
-from pgvector.django import HalfVectorField
+from pgvector.django import HalfVectorField, VectorField
 
 
 class EmbeddingStatus(models.TextChoices):
@@ -73,3 +73,29 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return self.key + (" (active)" if self.is_active else "")
+
+
+class VectorStatisticsKind(models.TextChoices):
+    QUERY = "query", "shoppers' query photos"
+    CATALOGUE = "catalogue", "catalogue pictures"
+
+
+class VectorStatistics(models.Model):
+    """The running mean of one kind of vector for one model key: an aggregate, never a photo or a shopper.
+
+    Search centres each side on its own mean (see ``visualsearch.statistics``); keys never mix.
+    """
+
+    model_key = models.CharField(max_length=64)
+    kind = models.CharField(max_length=10, choices=VectorStatisticsKind.choices)
+    mean = VectorField()
+    count = models.PositiveBigIntegerField(default=0)
+    """How many vectors the mean stands for (queries: capped at the window, so recent ones weigh in)."""
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["model_key", "kind"], name="vectorstatistics_one_per_key_kind")]
+        verbose_name_plural = "vector statistics"
+
+    def __str__(self) -> str:
+        return f"{self.model_key} {self.kind} mean of {self.count}"

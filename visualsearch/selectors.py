@@ -17,6 +17,7 @@ from .embedding import embedder_for, spec_for
 from .errors import ErrorCode, ImageRejected
 from .intake import MIN_SIDE, IntakeLimits, image_intake, stored_image_open
 from .models import EmbeddingStatus, ImageEmbedding, ModelVersion
+from .statistics import Centring, centring_for
 
 
 # The last active key this process read, with when: (time.monotonic(), key).
@@ -72,7 +73,8 @@ class ProductMatch:
     product: Product
     image: ProductImage
     similarity: float
-    """Cosine similarity of the query and the product's best-matching image (1.0 = same direction)."""
+    """The score the results are ranked by: the cosine of query and the product's best image, in the centred
+    space when the search centres (1.0 = same direction)."""
     close: bool = True
     """False under the model key's close-match threshold: show it as an alternative, not as "this is it"."""
 
@@ -105,6 +107,23 @@ def is_close_match(*, similarity: float, model_key: str) -> bool:
     return threshold is None or similarity >= threshold
 
 
+def products_near_photo(
+    *, vector: np.ndarray, model_key: str, filters: SearchFilters = SearchFilters(), limit: int = 24
+) -> list[ProductMatch]:
+    """A shopper's photo (already embedded) against the catalogue, in the key's centred space."""
+    return products_near_vector(
+        vector=vector, model_key=model_key, filters=filters, limit=limit, centring=centring_for(model_key)
+    )
+
+
+def catalogue_centring(model_key: str) -> Centring | None:
+    """Catalogue against catalogue (similar items): both sides centred on the catalogue's mean."""
+    centring = centring_for(model_key)
+    if centring is None:
+        return None
+    return Centring(query_mean=centring.catalogue_mean, catalogue_mean=centring.catalogue_mean, queries_seen=0)
+
+
 def _category_ids(category: Category | None) -> list[int] | None:
     return None if category is None else category_descendant_ids(category)
 
@@ -116,8 +135,13 @@ def products_near_vector(
     filters: SearchFilters = SearchFilters(),
     limit: int = 24,
     exclude_product_id: int | None = None,
+    centring: Centring | None = None,
 ) -> list[ProductMatch]:
-    """Products ranked by their best-matching image; one entry per product, published products only."""
+    """Products ranked by their best-matching image; one entry per product, published products only.
+
+    With ``centring`` the ranking is by the centred cosine (``statistics.py``), and ``similarity`` is that score,
+    which the key's close-match threshold is calibrated on.
+    """
     spec = spec_for(model_key)
     # Oversample images so that products with several images still fill ``limit`` product slots.
     hits = querysets.knn_images(
@@ -130,6 +154,8 @@ def products_near_vector(
         max_price=filters.max_price,
         exclude_product_id=exclude_product_id,
         ef_search=settings.VISUALSEARCH_EF_SEARCH,
+        query_mean=centring.query_mean if centring is not None else None,
+        catalogue_mean=centring.catalogue_mean if centring is not None else None,
     )
     best: dict[int, querysets.ImageHit] = {}
     for hit in hits:
@@ -137,16 +163,20 @@ def products_near_vector(
     chosen = list(best.values())[:limit]
     images = ProductImage.objects.select_related("product").in_bulk([hit.image_id for hit in chosen])
     threshold = close_match_threshold(model_key)
-    return [
-        ProductMatch(
-            product=images[hit.image_id].product,
-            image=images[hit.image_id],
-            similarity=1.0 - hit.distance,
-            close=threshold is None or 1.0 - hit.distance >= threshold,
+    matches = []
+    for hit in chosen:
+        if hit.image_id not in images:
+            continue
+        similarity = hit.centred_similarity if hit.centred_similarity is not None else 1.0 - hit.distance
+        matches.append(
+            ProductMatch(
+                product=images[hit.image_id].product,
+                image=images[hit.image_id],
+                similarity=similarity,
+                close=threshold is None or similarity >= threshold,
+            )
         )
-        for hit in chosen
-        if hit.image_id in images
-    ]
+    return matches
 
 
 @dataclass(frozen=True)
@@ -206,6 +236,7 @@ def products_similar_to_product(
         model_key=model_key,
         limit=limit,
         exclude_product_id=product.id,
+        centring=catalogue_centring(model_key),
     )
 
 

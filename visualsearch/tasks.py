@@ -26,3 +26,14 @@ def adapter_train_task(version_id: int) -> str:
     if version.status == ModelVersionStatus.AVAILABLE:
         model_version_backfill(key=version.key)
     return version.status
+
+
+@shared_task
+def statistics_refresh_task() -> dict[str, int]:
+    """Beat: the catalogue mean of every key in use, and this worker's pending query counts written."""
+    from .services import model_keys_to_embed
+    from .statistics import catalogue_statistics_refresh, query_statistics_flush
+
+    counts = {key: catalogue_statistics_refresh(model_key=key) for key in model_keys_to_embed()}
+    query_statistics_flush()
+    return counts

@@ -29,7 +29,7 @@ def test_product_image_add_stores_reencoded_jpeg_and_thumbnail_and_a_pending_emb
         assert thumb.size == (400, 300)
     assert len(media_files(_media_root)) == 2
     rows = list(ImageEmbedding.objects.filter(image=image).values_list("model_key", "status", "attempts"))
-    assert rows == [("effnet-lite0-avg-224", "pending", 0)]
+    assert rows == [("effnet-lite1-avg-240", "pending", 0)]
 
 
 def test_same_photo_twice_is_one_image():

@@ -130,6 +130,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "visualsearch.tasks.embeddings_reconcile_task",
         "schedule": env.float("VISUALSEARCH_RECONCILE_SECONDS", default=60.0),
     },
+    "catalogue-statistics-refresh": {
+        "task": "visualsearch.tasks.statistics_refresh_task",
+        "schedule": env.float("VISUALSEARCH_STATS_REFRESH_SECONDS", default=300.0),
+    },
     "outbox-events-reconcile": {
         "task": "shop.outbox.tasks.events_reconcile_task",
         "schedule": env.float("OUTBOX_RECONCILE_SECONDS", default=60.0),
@@ -185,7 +189,17 @@ SHOP_CURRENCY = env("SHOP_CURRENCY", default="EUR")
 RECOMMENDATIONS_SIMILAR_CACHE_SECONDS = env.int("RECOMMENDATIONS_SIMILAR_CACHE_SECONDS", default=600)
 
 # --- Visual search -------------------------------------------------------------------------------------
-VISUALSEARCH_MODEL = env("VISUALSEARCH_MODEL", default="effnet-lite0-avg-224")
+# Search by photo in the centred space (visualsearch/statistics.py): queries on the mean of recent queries, the
+# catalogue on its own mean. The query mean is written every FLUSH_EVERY searches (or FLUSH_SECONDS) and weighs
+# the last WINDOW queries; under MIN_QUERIES the catalogue's mean stands in. Means are re-read every MAX_AGE s.
+VISUALSEARCH_CENTRING = env.bool("VISUALSEARCH_CENTRING", default=True)
+VISUALSEARCH_CENTRING_MIN_QUERIES = env.int("VISUALSEARCH_CENTRING_MIN_QUERIES", default=10)
+VISUALSEARCH_QUERY_STATS_FLUSH_EVERY = env.int("VISUALSEARCH_QUERY_STATS_FLUSH_EVERY", default=20)
+VISUALSEARCH_QUERY_STATS_FLUSH_SECONDS = env.float("VISUALSEARCH_QUERY_STATS_FLUSH_SECONDS", default=60.0)
+VISUALSEARCH_QUERY_STATS_WINDOW = env.int("VISUALSEARCH_QUERY_STATS_WINDOW", default=5000)
+VISUALSEARCH_STATS_MAX_AGE = env.float("VISUALSEARCH_STATS_MAX_AGE", default=30.0)
+VISUALSEARCH_STATS_REFRESH_SECONDS = env.float("VISUALSEARCH_STATS_REFRESH_SECONDS", default=300.0)
+VISUALSEARCH_MODEL = env("VISUALSEARCH_MODEL", default="effnet-lite1-avg-240")
 VISUALSEARCH_DEVICE = env("VISUALSEARCH_DEVICE", default="cpu")  # "cpu", "cuda", "cuda:1" or "auto"
 VISUALSEARCH_BATCH_SIZE = env.int("VISUALSEARCH_BATCH_SIZE", default=32)
 VISUALSEARCH_MAX_UPLOAD_BYTES = env.int("VISUALSEARCH_MAX_UPLOAD_BYTES", default=25 * 1024 * 1024)

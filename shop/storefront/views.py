@@ -18,7 +18,8 @@ from recommendations.selectors import inspired_by_views, similar_items
 from recommendations.services import product_view_record
 from visualsearch.errors import ErrorCode, ImageRejected, MESSAGES
 from visualsearch.querycache import query_vector_recall, query_vector_remember
-from visualsearch.selectors import SearchFilters, photo_embed, products_near_vector
+from visualsearch.selectors import SearchFilters, photo_embed, products_near_photo
+from visualsearch.statistics import query_vector_observe
 
 from shop.orders.errors import CheckoutRejected, ShopErrorCode
 from shop.orders.models import Order
@@ -125,6 +126,7 @@ def photo_search(request: HttpRequest) -> HttpResponse:
             if upload is None:
                 raise ImageRejected(ErrorCode.IMAGE_MISSING)
             model_key, vector = photo_embed(upload.read())
+            query_vector_observe(model_key=model_key, vector=vector)  # the running mean only; no photo kept
             query_id = query_vector_remember(model_key=model_key, vector=vector)
             return redirect(f"{request.path}?{urlencode({'q': query_id, **filter_params})}")
         query_id = data.get("q", "")
@@ -136,7 +138,7 @@ def photo_search(request: HttpRequest) -> HttpResponse:
         model_key, vector = remembered
         words = form.cleaned_data["words"].strip()
         # Words narrow the visual neighbours, so look further down the ranking before keeping a page of them.
-        matches = products_near_vector(
+        matches = products_near_photo(
             vector=vector, model_key=model_key, filters=filters, limit=PAGE_SIZE * 4 if words else PAGE_SIZE
         )
         if words:

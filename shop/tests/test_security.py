@@ -191,7 +191,7 @@ def fake_photo_embed(monkeypatch):
 
     from shop.storefront import views
 
-    monkeypatch.setattr(views, "photo_embed", lambda data, **kwargs: ("effnet-lite0-avg-224", np.ones(1280, "float32")))
+    monkeypatch.setattr(views, "photo_embed", lambda data, **kwargs: ("effnet-lite1-avg-240", np.ones(1280, "float32")))
 
 
 @pytest.mark.django_db

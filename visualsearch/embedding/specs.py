@@ -195,7 +195,7 @@ REGISTRY: dict[str, EmbeddingSpec] = {
         ),
     ]
 }
-DEFAULT_MODEL_KEY = "effnet-lite0-avg-224"
+DEFAULT_MODEL_KEY = "effnet-lite1-avg-240"
 
 
 # Keys made at run time (trained adapters) are found by resolvers: the Django app installs one that reads

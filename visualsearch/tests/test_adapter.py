@@ -22,7 +22,7 @@ from visualsearch.versions import model_version_activate, model_version_backfill
 
 from .fixtures import query_copy
 
-DEFAULT = "effnet-lite0-avg-224"
+DEFAULT = "effnet-lite1-avg-240"
 
 
 def _shifted_domain(seed: int = 0) -> TrainingData:

@@ -15,7 +15,7 @@ def test_train_button_reserves_a_version_and_hands_training_to_a_worker(admin_cl
     assert response.status_code == 302
     assert len(callbacks) == 1  # the Celery task is sent after the commit
     version = ModelVersion.objects.get(status=ModelVersionStatus.TRAINING)
-    assert version.base_key == "effnet-lite0-avg-224"
+    assert version.base_key == "effnet-lite1-avg-240"
     page = admin_client.get(URL).content.decode()
     assert version.key in page and "<progress" in page and "Train adapter from labelled photos" in page
 
@@ -32,7 +32,7 @@ def test_switch_action_refuses_a_version_without_vectors(admin_client, catalogue
     response = admin_client.post(URL, {"action": "activate", "_selected_action": [version.id]}, follow=True)
 
     assert "has vectors for 0 of 8 images" in response.content.decode()
-    assert ModelVersion.objects.get(is_active=True).key == "effnet-lite0-avg-224"
+    assert ModelVersion.objects.get(is_active=True).key == "effnet-lite1-avg-240"
 
 
 def test_train_url_ignores_get(admin_client):

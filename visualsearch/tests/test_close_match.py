@@ -14,7 +14,7 @@ from visualsearch.selectors import (
 from .fixtures import query_copy
 
 pytestmark = pytest.mark.django_db
-DEFAULT = "effnet-lite0-avg-224"
+DEFAULT = "effnet-lite1-avg-240"
 
 
 def test_the_default_key_has_a_calibrated_threshold():

@@ -18,7 +18,7 @@ from visualsearch.versions import (
 from .fixtures import query_copy
 
 pytestmark = pytest.mark.django_db
-DEFAULT = "effnet-lite0-avg-224"
+DEFAULT = "effnet-lite1-avg-240"
 NEW = "effnet-lite0-avg-288"
 
 

@@ -31,9 +31,11 @@ from visualsearch.evaluation import (
 EVAL_DIR = Path(settings.BASE_DIR).parent / "shared" / "eval"
 
 PROTOCOLS = {
-    "A": dict(manifest="grocery/manifest.csv", label="product_id", gallery="iconic", query="val", group="top_level"),
+    # A: 300 earlier shoppers' photos (train, labels unused) are searched first, as a live shop has seen traffic.
+    "A": dict(manifest="grocery/manifest.csv", label="product_id", gallery="iconic", query="val", group="top_level",
+              traffic="train", traffic_count=300),
     "B": dict(manifest="grocery/manifest.csv", label="product_id", gallery="iconic", query="val", group="top_level",
-              labelled="train", train_adapter=True),
+              labelled="train", train_adapter=True, traffic="train", traffic_count=300),
     "C": dict(manifest="clothing/manifest.csv", leave_one_out="category", group="category"),
 }
 
@@ -50,6 +52,9 @@ class Command(BaseCommand):
         parser.add_argument("--query-split", action="append", help="split(s) used as query photos")
         parser.add_argument("--labelled-split", help="split attached to products as labelled shopper photos")
         parser.add_argument("--train-adapter", action="store_true", help="train an adapter on the labelled photos")
+        parser.add_argument("--traffic-split", help="split searched first as earlier shoppers (labels unused)")
+        parser.add_argument("--traffic-count", type=int, help="how many of its photos (evenly spread); default all")
+        parser.add_argument("--no-traffic", action="store_true", help="a fresh shop: no earlier searches")
         parser.add_argument("--leave-one-out", metavar="COLUMN", help="each photo its own product; hit = same COLUMN")
         parser.add_argument("--group", help="also report per value of this column (e.g. top_level)")
         parser.add_argument("--model", default=None, help=f"model key (default: the shop's; one of {sorted(REGISTRY)})")
@@ -94,8 +99,13 @@ class Command(BaseCommand):
                 if not gallery or not queries:
                     raise CommandError(f"no gallery ({sorted(gallery_splits)}) or query ({sorted(query_splits)}) rows")
                 labelled = [p for p in photos if labelled_split and p.split == labelled_split]
+                traffic_split = None if options["no_traffic"] else options["traffic_split"] or preset.get("traffic")
+                traffic = [p for p in photos if traffic_split and p.split == traffic_split]
+                count = options["traffic_count"] or preset.get("traffic_count")
+                if count and len(traffic) > count:
+                    traffic = traffic[:: len(traffic) // count][:count]
                 return evaluate_gallery_queries(
-                    name=name, gallery=gallery, queries=queries, model_key=model_key, labelled=labelled,
+                    name=name, gallery=gallery, queries=queries, model_key=model_key, labelled=labelled, traffic=traffic,
                     train_adapter=options["train_adapter"] or preset.get("train_adapter", False), progress=progress,
                 )
 

@@ -15,8 +15,9 @@ from visualsearch.selectors import (
     active_model_key_recent,
     images_near_image,
     photo_embed,
-    products_near_vector,
+    products_near_photo,
 )
+from visualsearch.statistics import query_vector_observe
 
 from ...selectors import products_visible_to
 from ..serializers.search import (
@@ -53,7 +54,8 @@ class SearchByImageApi(APIView):
         if "crop_x" in data:
             crop = CropBox(x=data["crop_x"], y=data["crop_y"], width=data["crop_width"], height=data["crop_height"])
         model_key, vector = photo_embed(data["image"].read(), crop=crop)
-        matches = products_near_vector(
+        query_vector_observe(model_key=model_key, vector=vector)
+        matches = products_near_photo(
             vector=vector,
             model_key=model_key,
             filters=SearchFilters(

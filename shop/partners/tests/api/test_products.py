@@ -125,7 +125,7 @@ def test_detail_shows_images_with_their_embedding_status(catalogue):
     shown = body["images"][0]
     assert shown["id"] == image.id and shown["content_hash"] == image.content_hash
     assert shown["thumbnail_url"].startswith("http://testserver/media/products/")
-    assert shown["embedding"] == {"status": "ready", "model_key": "effnet-lite0-avg-224", "attempts": 1, "error": ""}
+    assert shown["embedding"] == {"status": "ready", "model_key": "effnet-lite1-avg-240", "attempts": 1, "error": ""}
 
 
 def test_unknown_product_is_404_with_the_error_shape():

@@ -21,7 +21,7 @@ def test_search_by_image_returns_ranked_products(client, catalogue):
 
     assert response.status_code == 200
     body = response.json()
-    assert body["model_key"] == "effnet-lite0-avg-224"
+    assert body["model_key"] == "effnet-lite1-avg-240"
     assert len(body["results"]) == 3
     first = body["results"][0]
     guitar = catalogue["Guitar"]

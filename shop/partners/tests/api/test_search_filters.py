@@ -97,7 +97,7 @@ def test_near_duplicates_find_the_copied_photo_only(catalogue, guitar_copy):
 
     assert response.status_code == 200, response.json()
     body = response.json()
-    assert body["image_id"] == original.id and body["model_key"] == "effnet-lite0-avg-224"
+    assert body["image_id"] == original.id and body["model_key"] == "effnet-lite1-avg-240"
     assert [(r["image_id"], r["product_id"], r["product_name"]) for r in body["results"]] == [
         (guitar_copy.id, guitar_copy.product_id, "Guitar (copy)")
     ]

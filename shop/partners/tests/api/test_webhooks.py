@@ -328,7 +328,7 @@ def test_partner_uploads_a_product_hears_its_embedding_is_ready_and_finds_it_by_
     ready = _verify(hook["secret"], webhook_receiver.events("image.embedding_ready")[0])
     assert ready["event"] == "image.embedding_ready"
     assert ready["data"] == {
-        "image_id": image_id, "product_id": product["id"], "model_key": "effnet-lite0-avg-224", "status": "ready", "error": ""
+        "image_id": image_id, "product_id": product["id"], "model_key": "effnet-lite1-avg-240", "status": "ready", "error": ""
     }
     created = [_verify(hook["secret"], r) for r in webhook_receiver.events("product.created")]
     assert [c["data"]["sku"] for c in created] == ["TEA-9", "TEA-9"] and created[0]["id"] == created[1]["id"]
