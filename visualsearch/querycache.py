@@ -1,8 +1,10 @@
-"""Short-lived memory of a shopper's query *vector* (never the photo), so filters can change without re-upload."""
+"""Short-lived memory of a shopper's query *vectors* (never the photo), so filters can change, and another object
+of the photo can be searched, without an upload: the leading vector, and each found object's box and vector."""
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 
 import numpy as np
 from django.core.cache import cache
@@ -10,17 +12,48 @@ from django.core.cache import cache
 TTL_SECONDS = 30 * 60
 
 
-def query_vector_remember(*, model_key: str, vector: np.ndarray) -> str:
+@dataclass(frozen=True)
+class RememberedObject:
+    box: tuple[float, float, float, float]
+    """x, y, width, height in fractions of the photo."""
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class RememberedQuery:
+    model_key: str
+    vector: np.ndarray
+    objects: tuple[RememberedObject, ...] = ()
+
+    def __iter__(self):  # ``model_key, vector = remembered`` still reads well at call sites that need no objects
+        return iter((self.model_key, self.vector))
+
+
+def _packed(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=np.float16).tobytes()
+
+
+def query_vector_remember(*, model_key: str, vector: np.ndarray, objects=()) -> str:
+    """``objects``: (x, y, width, height, vector) of each object found in the photo, most prominent first."""
     query_id = secrets.token_urlsafe(12)
-    cache.set(f"photoq:{query_id}", (model_key, vector.astype(np.float16).tobytes()), TTL_SECONDS)
+    packed_objects = [(tuple(float(v) for v in item[:4]), _packed(item[4])) for item in objects]
+    cache.set(f"photoq:{query_id}", (model_key, _packed(vector), packed_objects), TTL_SECONDS)
     return query_id
 
 
-def query_vector_recall(query_id: str) -> tuple[str, np.ndarray] | None:
+def query_vector_recall(query_id: str) -> RememberedQuery | None:
     if not query_id or len(query_id) > 32:
         return None
     entry = cache.get(f"photoq:{query_id}")
     if entry is None:
         return None
-    model_key, raw = entry
-    return model_key, np.frombuffer(raw, dtype=np.float16).astype(np.float32)
+    model_key, raw, packed_objects = entry if len(entry) == 3 else (*entry, [])
+
+    def unpacked(data: bytes) -> np.ndarray:
+        return np.frombuffer(data, dtype=np.float16).astype(np.float32)
+
+    return RememberedQuery(
+        model_key=model_key,
+        vector=unpacked(raw),
+        objects=tuple(RememberedObject(box=box, vector=unpacked(data)) for box, data in packed_objects),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -19,6 +20,8 @@ from .intake import MIN_SIDE, IntakeLimits, image_intake, stored_image_open
 from .models import EmbeddingStatus, ImageEmbedding, ModelVersion
 from .statistics import Centring, centring_for
 
+
+logger = logging.getLogger(__name__)
 
 # The last active key this process read, with when: (time.monotonic(), key).
 _active_key_seen: tuple[float, str] | None = None
@@ -196,21 +199,89 @@ class CropBox:
         return left, top, right, bottom
 
 
-def photo_embed(data: bytes, *, model_key: str | None = None, crop: CropBox | None = None) -> tuple[str, np.ndarray]:
-    """A shopper's photo to a vector, through the same intake and preprocessing as catalogue images.
+@dataclass(frozen=True)
+class FoundObject:
+    """A separate object the object step found in a shopper's photo ("shop the look")."""
 
-    Raises ImageRejected for files that are not acceptable photos (or a crop too small to see). Nothing is
-    written anywhere.
+    box: CropBox
+    score: float
+    """Its share of the photo's salient mass (the objects' scores add up to 1)."""
+    vector: np.ndarray
+    """The object's crop, embedded: searching it is searching that part of the photo."""
+
+
+@dataclass(frozen=True)
+class PhotoQuery:
+    model_key: str
+    vector: np.ndarray
+    """What the first results are for: the shopper's crop; else the most prominent object together with the
+    whole photo (the mean of both vectors); else the whole photo."""
+    box: CropBox | None
+    """The region that leads the search (the crop or the main object), None for the whole photo."""
+    objects: tuple[FoundObject, ...] = ()
+
+
+# A main object covering nearly the whole photo is the photo: the whole photo leads the search.
+_WHOLE_PHOTO_AREA = 0.85
+
+
+def _objects_in(picture) -> list:
+    """Boxes of the separate objects, or [] when the step is off or its model cannot run here."""
+    if not settings.VISUALSEARCH_OBJECTS:
+        return []
+    from .embedding.objects import ObjectFinderUnavailable, salient_objects
+
+    try:
+        found = salient_objects(picture, side=settings.VISUALSEARCH_OBJECTS_SIDE).boxes
+    except ObjectFinderUnavailable as error:
+        logger.warning("object step skipped: %s", error)
+        return []
+    return list(found[: settings.VISUALSEARCH_OBJECTS_MAX])
+
+
+def photo_query(
+    data: bytes, *, model_key: str | None = None, crop: CropBox | None = None, find_objects: bool = True
+) -> PhotoQuery:
+    """A shopper's photo to what search needs: the leading vector, and the separate objects with theirs.
+
+    The same intake and preprocessing as catalogue images; one batch through the network for the whole photo
+    and every object's crop. A crop box the shopper drew always wins: then no object step runs. Raises
+    ImageRejected for files that are not acceptable photos (or a crop too small to see). Nothing is written.
     """
     model_key = model_key or active_model_key()
     intake = image_intake(data, limits=intake_limits())
     picture = stored_image_open(intake.jpeg)  # exactly what the worker reads back for a catalogue image
+    embedder = embedder_for(model_key, settings.VISUALSEARCH_DEVICE)
     if crop is not None:
         picture = picture.crop(crop.pixels(picture.size))
         if min(picture.size) < MIN_SIDE:
             raise ImageRejected(ErrorCode.IMAGE_TOO_SMALL, min_side=MIN_SIDE)
-    vector = embedder_for(model_key, settings.VISUALSEARCH_DEVICE).embed([picture])[0]
-    return model_key, vector
+        return PhotoQuery(model_key=model_key, vector=embedder.embed([picture])[0], box=crop)
+    boxes = _objects_in(picture) if find_objects else []
+    crops = [picture.crop(box.pixels(*picture.size)) for box in boxes]
+    vectors = embedder.embed([picture, *crops])
+    objects = tuple(
+        FoundObject(
+            box=CropBox(x=box.x0, y=box.y0, width=box.x1 - box.x0, height=box.y1 - box.y0),
+            score=box.score,
+            vector=vector,
+        )
+        for box, vector in zip(boxes, vectors[1:], strict=True)
+    )
+    if not objects or objects[0].box.width * objects[0].box.height >= _WHOLE_PHOTO_AREA:
+        return PhotoQuery(model_key=model_key, vector=vectors[0], box=None, objects=objects)
+    # The main object with its context: measured on protocol A (Lite1) R@5 0.615 -> 0.642, R@10 0.743 -> 0.774
+    # against the whole photo alone, R@1 and protocol C unchanged; the crop alone lost 0.05 P@1 on C.
+    blended = vectors[0] + objects[0].vector
+    blended = blended / max(float(np.linalg.norm(blended)), 1e-12)
+    return PhotoQuery(model_key=model_key, vector=blended.astype(np.float32), box=objects[0].box, objects=objects)
+
+
+def photo_embed(data: bytes, *, model_key: str | None = None, crop: CropBox | None = None) -> tuple[str, np.ndarray]:
+    """A shopper's photo to one vector of the whole photo (or the crop), without the object step (evaluation
+    of the plain path, benches). Raises ImageRejected for files that are not acceptable photos."""
+    query = photo_query(data, model_key=model_key, crop=crop, find_objects=False)
+    return query.model_key, query.vector
 
 
 def products_similar_to_product(

@@ -46,6 +46,10 @@ class PhotoSearchForm(_PriceRangeForm):
         required=False, max_length=200, label=_("With the words"),
         widget=forms.TextInput(attrs={"placeholder": _("e.g. red")}),
     )
+    # The page's script sends cropped=1 with a part of the photo the shopper framed: their box wins, so the
+    # server runs no object step on it. ``object`` picks one of the objects found in the photo (0 = the first).
+    cropped = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    object = forms.IntegerField(required=False, min_value=0, max_value=20, widget=forms.HiddenInput)
 
     field_order = ["image", "category", "min_price", "max_price", "words"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from urllib.parse import urlencode
 
@@ -18,7 +19,7 @@ from recommendations.selectors import inspired_by_views, similar_items
 from recommendations.services import product_view_record
 from visualsearch.errors import ErrorCode, ImageRejected, MESSAGES
 from visualsearch.querycache import query_vector_recall, query_vector_remember
-from visualsearch.selectors import SearchFilters, photo_embed, products_near_photo
+from visualsearch.selectors import SearchFilters, photo_query, products_near_photo
 from visualsearch.statistics import query_vector_observe
 
 from shop.orders.errors import CheckoutRejected, ShopErrorCode
@@ -125,9 +126,13 @@ def photo_search(request: HttpRequest) -> HttpResponse:
                 return redirect(f"{request.path}?{urlencode({'q': data['q'], **filter_params})}")
             if upload is None:
                 raise ImageRejected(ErrorCode.IMAGE_MISSING)
-            model_key, vector = photo_embed(upload.read())
-            query_vector_observe(model_key=model_key, vector=vector)  # the running mean only; no photo kept
-            query_id = query_vector_remember(model_key=model_key, vector=vector)
+            query = photo_query(upload.read(), find_objects=not form.cleaned_data["cropped"])
+            query_vector_observe(model_key=query.model_key, vector=query.vector)  # the running mean; no photo kept
+            query_id = query_vector_remember(
+                model_key=query.model_key,
+                vector=query.vector,
+                objects=[(o.box.x, o.box.y, o.box.width, o.box.height, o.vector) for o in query.objects],
+            )
             return redirect(f"{request.path}?{urlencode({'q': query_id, **filter_params})}")
         query_id = data.get("q", "")
         remembered = query_vector_recall(query_id)
@@ -135,7 +140,17 @@ def photo_search(request: HttpRequest) -> HttpResponse:
             if query_id:
                 context["error"] = _("This search has expired. Please choose the photo again.")
             return render(request, "shop/photo_search.html", context)
-        model_key, vector = remembered
+        model_key, vector = remembered.model_key, remembered.vector
+        chosen = form.cleaned_data["object"]
+        if chosen is not None and chosen < len(remembered.objects):
+            vector = remembered.objects[chosen].vector  # a tap on another object of the photo: its crop alone
+        context["objects"] = [
+            {"index": n, "x": o.box[0], "y": o.box[1], "w": o.box[2], "h": o.box[3],
+             "active": n == (chosen if chosen is not None else 0)}
+            for n, o in enumerate(remembered.objects)
+        ]
+        context["object_params"] = urlencode({"q": query_id, **filter_params})
+        context["objects_json"] = json.dumps(context["objects"])
         words = form.cleaned_data["words"].strip()
         # Words narrow the visual neighbours, so look further down the ranking before keeping a page of them.
         matches = products_near_photo(

@@ -151,11 +151,14 @@
         const blob = await blobOf(canvasOf(photo.img, crop, SEND_SIDE), 0.9);
         const data = new FormData(form);
         data.delete("q");
+        data.delete("object");
+        data.set("cropped", isWhole(crop) ? "" : "1"); // the shopper's box wins: no object step on it
         data.set("image", new File([blob], "photo.jpg", { type: "image/jpeg" }));
         response = await fetch(form.action, { method: "POST", body: data, signal: controller.signal, credentials: "same-origin" });
       } else if (queryInput.value) {
         const params = filterParams();
         params.set("q", queryInput.value);
+        if (opts.object !== undefined) params.set("object", String(opts.object));
         response = await fetch(form.action + "?" + params.toString(), { signal: controller.signal, credentials: "same-origin" });
       } else {
         return;
@@ -175,6 +178,7 @@
     const doc = new DOMParser().parseFromString(html, "text/html");
     const fresh = doc.getElementById("results-area");
     if (fresh) resultsArea.innerHTML = fresh.innerHTML;
+    drawObjects();
     const q = new URL(url, location.href).searchParams.get("q") || "";
     queryInput.value = q;
     if (q) {
@@ -263,6 +267,47 @@
     search();
   });
 
+  // --- objects found in the photo ("shop the look"): a box on the photo for each; a tap searches that one ---
+  function foundObjects() {
+    const nav = resultsArea.querySelector(".found-objects");
+    try { return nav ? JSON.parse(nav.dataset.objects || "[]") : []; } catch (e) { return []; }
+  }
+
+  function drawObjects() {
+    stage.querySelectorAll(".object-box").forEach(function (el) { el.remove(); });
+    if (!photo) return;
+    foundObjects().forEach(function (o, n) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "object-box" + (o.active ? " active" : "");
+      button.style.left = o.x * 100 + "%";
+      button.style.top = o.y * 100 + "%";
+      button.style.width = o.w * 100 + "%";
+      button.style.height = o.h * 100 + "%";
+      button.textContent = String(n + 1);
+      button.setAttribute("aria-label", (form.dataset.objectLabel || "Item") + " " + (n + 1));
+      button.addEventListener("pointerdown", function (e) { e.stopPropagation(); });
+      button.addEventListener("click", function () { pickObject(o.index); });
+      stage.appendChild(button);
+    });
+  }
+
+  // The crop box moves to the object; its vector is on the server already, so nothing is uploaded.
+  function pickObject(index) {
+    const o = foundObjects().find(function (item) { return item.index === index; });
+    if (!o) return;
+    crop = clampCrop({ x: o.x, y: o.y, w: o.w, h: o.h });
+    drawBox();
+    search({ filtersOnly: true, object: index });
+  }
+
+  resultsArea.addEventListener("click", function (e) {
+    const chip = e.target.closest && e.target.closest(".found-objects .chip");
+    if (!chip || !photo) return;
+    e.preventDefault();
+    pickObject(Number(chip.dataset.index));
+  });
+
   // --- picking the photo ---
   input.addEventListener("change", function () { useFile(input.files[0]); });
   if (camera) camera.addEventListener("change", function () { useFile(camera.files[0]); });
@@ -303,6 +348,7 @@
       photo = { pid: image.pid, src: image.src, img: img };
       crop = saved.crop || FULL;
       showPhoto();
+      drawObjects();
     });
   }
   window.addEventListener("popstate", function () { location.reload(); });

@@ -51,3 +51,18 @@ def catalogue(db):
     embeddings_compute(embedding_ids=list(ImageEmbedding.objects.values_list("id", flat=True)))
     assert set(ImageEmbedding.objects.values_list("status", flat=True)) == {"ready"}
     return products
+
+
+def two_things_photo(size=(900, 450)) -> tuple[bytes, tuple, tuple]:
+    """A guitar and a teapot apart on a table-coloured background; returns the photo and each one's true box."""
+    photo = Image.new("RGB", size, (232, 226, 214))
+    boxes = []
+    for name, side, (left, top) in (("1f3b8.webp", 320, (40, 60)), ("1fad6.webp", 260, (560, 110))):
+        thing = Image.open(io.BytesIO(demo_asset_bytes(name))).convert("RGBA")
+        thing.thumbnail((side, side))
+        photo.paste(thing, (left, top), thing)
+        x0, y0, x1, y1 = thing.getchannel("A").getbbox()
+        boxes.append(((left + x0) / size[0], (top + y0) / size[1], (left + x1) / size[0], (top + y1) / size[1]))
+    out = io.BytesIO()
+    photo.save(out, "JPEG", quality=90)
+    return out.getvalue(), boxes[0], boxes[1]

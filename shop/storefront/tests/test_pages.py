@@ -66,3 +66,38 @@ def test_text_search(client, catalogue):
     response = client.get("/search/?q=apple")
     names = sorted(p.name for p in response.context["page"])
     assert names == ["Green Apple", "Red Apple"]
+
+
+def test_photo_with_two_things_shows_a_chip_for_each_and_a_tap_searches_the_other(client, catalogue):
+    import re
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from visualsearch.tests.fixtures import two_things_photo
+
+    photo, _, _ = two_things_photo()
+    page = client.post("/search/photo/", {"image": SimpleUploadedFile("p.jpg", photo, content_type="image/jpeg")}, follow=True)
+
+    html = page.content.decode()
+    assert html.count('class="chip') == 2 and 'aria-current="true" data-index="0"' in html
+    link = re.search(r'href="\?([^"]+)&amp;object=1"', html).group(1).replace("&amp;", "&")
+
+    def first_card(page_html: str) -> str:
+        return re.search(r"<h3>([^<]+)</h3>", page_html.split('class="grid results"', 1)[1]).group(1)
+
+    leads = {first_card(client.get(f"/search/photo/?{link}&object={n}").content.decode()) for n in (0, 1)}
+    assert leads == {"Guitar", "Teapot"}  # each chip searches its own thing
+    assert 'aria-current="true" data-index="1"' in client.get(f"/search/photo/?{link}&object=1").content.decode()
+
+
+def test_a_framed_part_of_the_photo_gets_no_chips(client, catalogue):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from visualsearch.tests.fixtures import two_things_photo
+
+    photo, _, _ = two_things_photo()
+    page = client.post(
+        "/search/photo/", {"image": SimpleUploadedFile("p.jpg", photo, content_type="image/jpeg"), "cropped": "1"}, follow=True
+    )
+
+    assert page.status_code == 200 and 'class="chip' not in page.content.decode()

@@ -60,7 +60,14 @@ class ProductMatchOutputSerializer(serializers.Serializer):
     url = serializers.SerializerMethodField()
     image_id = serializers.IntegerField(source="image.id")
     image_url = serializers.SerializerMethodField()
-    similarity = serializers.FloatField(help_text="cosine similarity of the query and the matched image")
+    similarity = serializers.FloatField(
+        help_text="the score results are ranked by: cosine similarity of the query and the matched image (for a "
+        "photo, in the shop's centred space: query minus the mean of recent queries, image minus the catalogue mean)"
+    )
+    close = serializers.BooleanField(
+        help_text="true when the similarity reaches the model's calibrated close-match threshold: this is very "
+        "likely the thing in the photo; false: only the nearest the shop has"
+    )
 
     def get_url(self, match) -> str:
         return self.context["request"].build_absolute_uri(match.product.get_absolute_url())
@@ -72,6 +79,34 @@ class ProductMatchOutputSerializer(serializers.Serializer):
 class SearchResultsOutputSerializer(serializers.Serializer):
     model_key = serializers.CharField()
     results = ProductMatchOutputSerializer(many=True)
+
+
+class BoxOutputSerializer(serializers.Serializer):
+    x = serializers.FloatField(help_text="left edge, a fraction (0-1) of the photo's width, like crop_x")
+    y = serializers.FloatField(help_text="top edge, a fraction of the height")
+    width = serializers.FloatField()
+    height = serializers.FloatField()
+
+
+class FoundObjectOutputSerializer(serializers.Serializer):
+    box = BoxOutputSerializer()
+    score = serializers.FloatField(help_text="the object's share of what stands out in the photo (they add up to 1)")
+    results = ProductMatchOutputSerializer(many=True, help_text="products for this object alone (its crop)")
+
+
+class SearchByImageOutputSerializer(serializers.Serializer):
+    model_key = serializers.CharField()
+    box = BoxOutputSerializer(
+        allow_null=True,
+        help_text="the region the results are for: your crop, else the most prominent object found (searched "
+        "together with the whole photo), else null for the whole photo",
+    )
+    results = ProductMatchOutputSerializer(many=True)
+    objects = FoundObjectOutputSerializer(
+        many=True,
+        help_text="the separate objects found in the photo, most prominent first, each with its own results; "
+        "empty for a crop or when nothing stands out. Send an object's box as the crop to search it alone.",
+    )
 
 
 class NearDuplicatesInputSerializer(serializers.Serializer):

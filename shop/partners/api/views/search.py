@@ -14,7 +14,7 @@ from visualsearch.selectors import (
     active_model_key,
     active_model_key_recent,
     images_near_image,
-    photo_embed,
+    photo_query,
     products_near_photo,
 )
 from visualsearch.statistics import query_vector_observe
@@ -24,6 +24,7 @@ from ..serializers.search import (
     NearDuplicatesInputSerializer,
     NearDuplicatesOutputSerializer,
     SearchByImageInputSerializer,
+    SearchByImageOutputSerializer,
     SearchResultsOutputSerializer,
     SimilarInputSerializer,
 )
@@ -44,7 +45,7 @@ class SearchByImageApi(APIView):
     @extend_schema(
         tags=[TAG],
         request={"multipart/form-data": SearchByImageInputSerializer},
-        responses={200: SearchResultsOutputSerializer, **ERRORS},
+        responses={200: SearchByImageOutputSerializer, **ERRORS},
     )
     def post(self, request):
         params = SearchByImageInputSerializer(data=request.data)
@@ -53,17 +54,24 @@ class SearchByImageApi(APIView):
         crop = None
         if "crop_x" in data:
             crop = CropBox(x=data["crop_x"], y=data["crop_y"], width=data["crop_width"], height=data["crop_height"])
-        model_key, vector = photo_embed(data["image"].read(), crop=crop)
-        query_vector_observe(model_key=model_key, vector=vector)
-        matches = products_near_photo(
-            vector=vector,
-            model_key=model_key,
-            filters=SearchFilters(
-                category=data.get("category"), min_price=data.get("min_price"), max_price=data.get("max_price")
-            ),
-            limit=data["limit"],
+        query = photo_query(data["image"].read(), crop=crop)
+        query_vector_observe(model_key=query.model_key, vector=query.vector)
+        filters = SearchFilters(
+            category=data.get("category"), min_price=data.get("min_price"), max_price=data.get("max_price")
         )
-        out = SearchResultsOutputSerializer({"model_key": model_key, "results": matches}, context={"request": request})
+
+        def near(vector):
+            return products_near_photo(vector=vector, model_key=query.model_key, filters=filters, limit=data["limit"])
+
+        out = SearchByImageOutputSerializer(
+            {
+                "model_key": query.model_key,
+                "box": query.box,
+                "results": near(query.vector),
+                "objects": [{"box": o.box, "score": o.score, "results": near(o.vector)} for o in query.objects],
+            },
+            context={"request": request},
+        )
         return Response(out.data)
 
 

@@ -48,6 +48,42 @@ def test_a_phone_photo_in_heic_or_avif_finds_the_product(client, catalogue, fmt,
     assert response.json()["results"][0]["product_id"] == catalogue["Guitar"].id
 
 
+def test_a_photo_of_two_things_answers_results_and_each_object_with_its_box_and_results(client, catalogue):
+    from visualsearch.tests.fixtures import two_things_photo
+
+    photo, guitar_box, teapot_box = two_things_photo()
+
+    body = client.post("/api/v1/search/image", {"image": _upload(photo), "limit": 3}).json()
+
+    assert len(body["objects"]) == 2
+    left, right = sorted(body["objects"], key=lambda o: o["box"]["x"])
+    assert abs(left["box"]["x"] - guitar_box[0]) < 0.08 and abs(right["box"]["x"] - teapot_box[0]) < 0.08
+    assert [left["results"][0]["name"], right["results"][0]["name"]] == ["Guitar", "Teapot"]
+    assert body["box"] == body["objects"][0]["box"]  # the most prominent object leads the first results
+    assert len(body["results"]) == 3 and all(isinstance(r["close"], bool) for r in body["results"])
+    assert set(body["box"]) == {"x", "y", "width", "height"}
+
+
+def test_a_crop_answers_for_the_crop_and_no_objects(client, catalogue):
+    from visualsearch.tests.fixtures import two_things_photo
+
+    photo, _, teapot = two_things_photo()
+    crop = {"crop_x": teapot[0], "crop_y": teapot[1], "crop_width": teapot[2] - teapot[0], "crop_height": teapot[3] - teapot[1]}
+
+    body = client.post("/api/v1/search/image", {"image": _upload(photo), **crop}).json()
+
+    assert body["objects"] == [] and body["results"][0]["name"] == "Teapot"
+    assert body["box"] == pytest.approx({"x": crop["crop_x"], "y": crop["crop_y"], "width": crop["crop_width"], "height": crop["crop_height"]})
+
+
+def test_the_schema_documents_objects_and_close(client):
+    schema = client.get("/api/v1/schema/?format=json").json()["components"]["schemas"]
+
+    assert {"model_key", "box", "results", "objects"} <= set(schema["SearchByImageOutput"]["properties"])
+    assert {"box", "score", "results"} <= set(schema["FoundObjectOutput"]["properties"])
+    assert "close" in schema["ProductMatchOutput"]["required"]
+
+
 def test_search_filters_by_category_slug_and_price(client, catalogue):
     kitchen = catalogue["Teapot"].category
     response = client.post(
