@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 import common  # noqa: F401  (puts the project on sys.path)
 from common import (
@@ -39,6 +42,7 @@ from common import (
 )
 
 BATCH = 32
+FIGURES: dict = {}  # what --json writes
 
 
 def model_alone(*, batches: int) -> float:
@@ -96,6 +100,7 @@ def ingest_in_process(assets: Path, *, limit: int | None) -> int:
     print(f"  read+decode+intake re-encode+store (import command): {n / store_s:7.1f} images/s  ({store_s:.1f} s)")
     print(f"  read back+preprocess+embed+store vector (batches of {BATCH}): {n / embed_s:7.1f} images/s  ({embed_s:.1f} s)")
     print(f"  end to end: {n / (store_s + embed_s):7.1f} images/s")
+    FIGURES["ingest_images_per_s"] = round(n / (store_s + embed_s), 1)
     return n
 
 
@@ -128,6 +133,7 @@ def ingest_with_worker(env, assets: Path, media: Path, *, limit: int | None) -> 
     n = len(pending)
     print(f"  images: {n} (failed: {failed}), import {store_s:.1f} s, then the worker")
     print(f"  end to end, upload to stored vector: {n / total_s:7.1f} images/s  ({total_s:.1f} s)")
+    FIGURES["worker_ingest_images_per_s"] = round(n / total_s, 1)
 
 
 def search_latency(assets: Path, *, queries: int) -> None:
@@ -138,10 +144,12 @@ def search_latency(assets: Path, *, queries: int) -> None:
     from visualsearch import querysets
     from visualsearch.embedding import embedder_for
     from visualsearch.intake import image_intake, stored_image_open
+    from visualsearch.embedding.objects import salient_objects
     from visualsearch.selectors import (
         SearchFilters,
         active_model_key,
         intake_limits,
+        products_near_photo,
         products_near_vector,
     )
 
@@ -152,17 +160,23 @@ def search_latency(assets: Path, *, queries: int) -> None:
     rng = np.random.default_rng(7)
     for label, size, n in [("1024x768 photo", (1024, 768), queries), ("12 MP phone photo", (4032, 3024), max(10, queries // 4))]:
         picks = rng.choice(len(products), size=n + 3, replace=True)
-        decode, embed, query, knn, filtered, hits_first = [], [], [], [], [], 0
+        decode, objects, embed, query, knn, filtered, hits_first = [], [], [], [], [], [], 0
         for i, index in enumerate(picks):
             product = products[index]
             data = shopper_photo(assets / _asset_name(product), size=size, seed=i)
             t0 = time.perf_counter()
-            intake = image_intake(data, limits=intake_limits())  # the steps of selectors.photo_embed, timed apart
-            batch = embedder.preprocess([stored_image_open(intake.jpeg)])
+            intake = image_intake(data, limits=intake_limits())  # the steps of selectors.photo_query, timed apart
+            picture = stored_image_open(intake.jpeg)
             t1 = time.perf_counter()
-            vector = embedder.embed_batch(batch)[0]
+            boxes = salient_objects(picture, side=settings.VISUALSEARCH_OBJECTS_SIDE).boxes[: settings.VISUALSEARCH_OBJECTS_MAX]
+            t1b = time.perf_counter()
+            crops = [picture.crop(box.pixels(*picture.size)) for box in boxes]
+            batch = embedder.preprocess([picture, *crops])
+            vectors = embedder.embed_batch(batch)
+            vector = vectors[0] + vectors[1] if len(vectors) > 1 else vectors[0]
+            vector = vector / np.linalg.norm(vector)
             t2 = time.perf_counter()
-            matches = products_near_vector(vector=vector, model_key=model_key, limit=24)
+            matches = products_near_photo(vector=vector, model_key=model_key, limit=24)
             t3 = time.perf_counter()
             querysets.knn_images(vector=vector, model_key=model_key, dimension=embedder.spec.dimension,
                                  limit=24 * 4 + 8, ef_search=settings.VISUALSEARCH_EF_SEARCH)
@@ -172,19 +186,24 @@ def search_latency(assets: Path, *, queries: int) -> None:
             if i < 3:
                 continue  # warm-up
             decode.append(t1 - t0)
-            embed.append(t2 - t1)
+            objects.append(t1b - t1)
+            embed.append(t2 - t1b)
             query.append(t3 - t2)
             knn.append(t4 - t3)
             filtered.append(t5 - t4)
             hits_first += bool(matches) and matches[0].product.id == product.id
-        total = [a + b + c for a, b, c in zip(decode, embed, query)]
+        total = [a + b + c + d for a, b, c, d in zip(decode, objects, embed, query)]
+        plain = [a + b + c for a, b, c in zip(decode, embed, query)]
+        FIGURES[label] = {"total": total, "plain": plain, "decode": decode, "objects": objects, "embed": embed, "query": query}
         print(f"  {label} ({len(total)} searches over {len(products)} products; right product first in {hits_first}):")
-        print(f"    decode+preprocess (intake, re-encode, preprocessing): {ms(decode)}")
-        print(f"    embedding (1 image):                                  {ms(embed)}")
-        print(f"    database query (products_near_vector, 24 products):  {ms(query)}")
+        print(f"    decode (intake: check, orient, re-encode, read back): {ms(decode)}")
+        print(f"    object step (U²-Net-p, {settings.VISUALSEARCH_OBJECTS_SIDE} px):                       {ms(objects)}")
+        print(f"    embedding (whole photo + each object, one batch):     {ms(embed)}")
+        print(f"    database query (products_near_photo, centred, 24):   {ms(query)}")
         print(f"      of which the k-NN SQL alone (knn_images, 104 rows):  {ms(knn)}")
         print(f"      with a department filter ({department.name}):{' ' * max(1, 20 - len(department.name))}{ms(filtered)}")
         print(f"    total:                                                {ms(total)}")
+        print(f"    total without the object step:                        {ms(plain)}")
 
 
 def _asset_name(product) -> str:
@@ -206,6 +225,7 @@ def main() -> None:
     parser.add_argument("--torch-threads", type=int, default=None,
                         help="torch.set_num_threads for this process (default: torch's, one per core)")
     parser.add_argument("--no-worker", action="store_true", help="skip the ingest through a Celery worker process")
+    parser.add_argument("--json", type=Path, help="also write the main figures to this file, for comparing runs")
     args = parser.parse_args()
 
     if args.torch_threads:
@@ -222,7 +242,8 @@ def main() -> None:
     print(f"model {settings.VISUALSEARCH_MODEL} on {settings.VISUALSEARCH_DEVICE}")
     try:
         with bench_database(env), media_dir() as media:
-            print(f"1. bare model, batch {BATCH}: {model_alone(batches=args.batches):.1f} images/s")
+            FIGURES["model_images_per_s"] = round(model_alone(batches=args.batches), 1)
+            print(f"1. bare model, batch {BATCH}: {FIGURES['model_images_per_s']:.1f} images/s")
             print("2. full ingest path in this process (demo catalogue via import_catalog):")
             ingest_in_process(assets, limit=args.limit)
             print("3. search by photo (the web process's steps, in this process):")
@@ -231,6 +252,24 @@ def main() -> None:
                 print("4. full ingest path through a Celery worker process (concurrency 1):")
                 ingest_with_worker(env, assets, media, limit=args.limit)
             queue_purge()
+        if args.json:
+            photo, phone = FIGURES.get("1024x768 photo", {}), FIGURES.get("12 MP phone photo", {})
+
+            def p(values, q):
+                return round(float(np.percentile(values, q)) * 1000, 1) if values else None
+
+            args.json.write_text(json.dumps({
+                "model_key": settings.VISUALSEARCH_MODEL,
+                "model_images_per_s": FIGURES.get("model_images_per_s"),
+                "ingest_images_per_s": FIGURES.get("ingest_images_per_s"),
+                "worker_ingest_images_per_s": FIGURES.get("worker_ingest_images_per_s"),
+                "model_forward_ms": p(photo.get("embed", []), 50),
+                "search_p50_ms": p(photo.get("total", []), 50),
+                "search_p95_ms": p(photo.get("total", []), 95),
+                "search_without_objects_p50_ms": p(photo.get("plain", []), 50),
+                "object_step_p50_ms": p(photo.get("objects", []), 50),
+                "search_12mp_p50_ms": p(phone.get("total", []), 50),
+            }, indent=1))
     finally:
         embedded_stop_if_started(env)
 

@@ -47,7 +47,7 @@ def main() -> None:
     from django.conf import settings
 
     from visualsearch.evaluation import catalogue_build, catalogue_embed, manifest_read, traffic_replay
-    from visualsearch.selectors import photo_embed, products_near_photo
+    from visualsearch.selectors import photo_query, products_near_photo
 
     model_key = args.model or settings.VISUALSEARCH_MODEL
     n = args.per_side
@@ -84,8 +84,8 @@ def main() -> None:
                 traffic_replay(photos=parts["traffic"], model_key=model_key)
 
                 def first(photo):
-                    key, vector = photo_embed(photo.path.read_bytes(), model_key=model_key)
-                    match = products_near_photo(vector=vector, model_key=key, limit=1)[0]
+                    query = photo_query(photo.path.read_bytes(), model_key=model_key)
+                    match = products_near_photo(vector=query.vector, model_key=query.model_key, limit=1)[0]
                     return label_of[match.product.id] == photo.label, match.similarity
 
                 scored[shop] = {}

@@ -34,7 +34,7 @@ from catalog.models import Product, ProductImage, ProductImageKind
 from catalog.services import ProductData, category_get_or_create_path, product_create
 
 from .models import EmbeddingStatus, ImageEmbedding
-from .selectors import photo_embed, products_near_photo, products_near_vector, catalogue_centring
+from .selectors import catalogue_centring, photo_embed, photo_query, products_near_photo, products_near_vector
 from .statistics import catalogue_statistics_refresh, query_statistics_flush, query_vector_observe
 from .services import embeddings_compute, embeddings_request, product_image_add
 
@@ -144,6 +144,15 @@ class EvalReport:
         return asdict(self)
 
     def table(self) -> str:
+        if self.mode == "rooms":
+            e = self.extra
+            return (
+                f"{self.name}: model {self.model_key}, rooms, gallery {self.gallery_products} products, {self.seconds:.0f} s\n"
+                f"rooms {e['rooms']}: recall@10 {e['recall_at_10']:.3f}, recall@50 {e['recall_at_50']:.3f}, rooms with a "
+                f"right product in the top 10 {e['rooms_with_hit_at_10']:.3f}, lists per room {e['lists_per_room']:.2f}; "
+                f"whole photo only: recall@10 {e['whole_photo_recall_at_10']:.3f}, rooms with a hit "
+                f"{e['whole_photo_rooms_with_hit_at_10']:.3f}"
+            )
         loo = self.mode == "leave-one-out"
         head = f"{'group':<22}{'queries':>8}" + "".join(f"{'R@' + str(k):>8}" for k in KS) + f"{'mAP':>8}"
         if loo:
@@ -261,8 +270,8 @@ def traffic_replay(*, photos: list[EvalPhoto], model_key: str, progress: Progres
     """Earlier shoppers' photos searched before the measured queries, as a live shop has seen them: only their
     running mean is kept (statistics.py); their labels are never read. Returns how many were replayed."""
     for number, photo in enumerate(photos):
-        key, vector = photo_embed(photo.path.read_bytes(), model_key=model_key)
-        query_vector_observe(model_key=key, vector=vector)
+        query = photo_query(photo.path.read_bytes(), model_key=model_key)
+        query_vector_observe(model_key=query.model_key, vector=query.vector)
         progress("past shoppers' searches", number + 1, len(photos))
     query_statistics_flush()
     return len(photos)
@@ -279,8 +288,8 @@ def queries_rank(
     limit = min(len(label_of), MAX_RANKED)
     ranked = []
     for number, photo in enumerate(queries):
-        key, vector = photo_embed(photo.path.read_bytes(), model_key=model_key)
-        matches = products_near_photo(vector=vector, model_key=key, limit=limit)
+        query = photo_query(photo.path.read_bytes(), model_key=model_key)
+        matches = products_near_photo(vector=query.vector, model_key=query.model_key, limit=limit)
         ranked.append(
             RankedQuery(
                 label=photo.label,
@@ -382,4 +391,58 @@ def evaluate_leave_one_out(
         name=name, model_key=model_key, mode="leave-one-out", gallery_products=len(label_of),
         gallery_images=len(photos), overall=scores_compute(ranked), groups=_grouped(ranked),
         seconds=time.monotonic() - started,
+    )
+
+
+# --- shop the look: a room photo, several right products, every result list the search returns ------------------
+
+
+@dataclass(frozen=True)
+class RoomScores:
+    rooms: int
+    recall_at_10: float
+    """Over rooms: the share of the room's products found in the top 10 of any list the search returns."""
+    recall_at_50: float
+    rooms_with_hit_at_10: float
+    lists_per_room: float
+    whole_photo_recall_at_10: float
+    whole_photo_rooms_with_hit_at_10: float
+
+
+def evaluate_rooms(
+    *, name: str, gallery: list[EvalPhoto], rooms: dict[Path, set[str]], model_key: str, progress: Progress = _no_progress
+) -> EvalReport:
+    """Protocol D: each room photo through the shop's photo search; its lists are the first results and one list
+    per object found; a room's product counts as found if it is in the top k of any list (the page shows them all)."""
+    started = time.monotonic()
+    label_of = catalogue_build(gallery=gallery, progress=progress)
+    catalogue_embed(model_key=model_key, progress=progress)
+    found10, found50, hits, lists, plain10, plain_hits = [], [], [], [], [], []
+    for number, (path, wanted) in enumerate(sorted(rooms.items())):
+        query = photo_query(path.read_bytes(), model_key=model_key)
+        ranked = [
+            [label_of[m.product.id] for m in products_near_photo(vector=v, model_key=query.model_key, limit=50)]
+            for v in [query.vector, *[o.vector for o in query.objects]]
+        ]
+        in10 = {label for ranking in ranked for label in ranking[:10]} & wanted
+        in50 = {label for ranking in ranked for label in ranking[:50]} & wanted
+        _, whole = photo_embed(path.read_bytes(), model_key=model_key)
+        plain = set([label_of[m.product.id] for m in products_near_photo(vector=whole, model_key=model_key, limit=10)]) & wanted
+        found10.append(len(in10) / len(wanted))
+        found50.append(len(in50) / len(wanted))
+        hits.append(bool(in10))
+        lists.append(len(ranked))
+        plain10.append(len(plain) / len(wanted))
+        plain_hits.append(bool(plain))
+        progress("rooms", number + 1, len(rooms))
+    scores = RoomScores(
+        rooms=len(rooms), recall_at_10=float(np.mean(found10)), recall_at_50=float(np.mean(found50)),
+        rooms_with_hit_at_10=float(np.mean(hits)), lists_per_room=float(np.mean(lists)),
+        whole_photo_recall_at_10=float(np.mean(plain10)), whole_photo_rooms_with_hit_at_10=float(np.mean(plain_hits)),
+    )
+    return EvalReport(
+        name=name, model_key=model_key, mode="rooms", gallery_products=len(label_of), gallery_images=len(gallery),
+        overall=Scores(queries=len(rooms), recall={10: scores.recall_at_10, 50: scores.recall_at_50},
+                       precision={}, mean_ap=0.0),
+        groups={}, seconds=time.monotonic() - started, extra=asdict(scores),
     )

@@ -11,6 +11,7 @@ It builds a throwaway catalogue in a database of its own (dropped afterwards) un
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from pathlib import Path
@@ -23,6 +24,7 @@ from visualsearch.evaluation import (
     EvalPhoto,
     evaluate_gallery_queries,
     evaluate_leave_one_out,
+    evaluate_rooms,
     manifest_read,
     throwaway_database,
     throwaway_media,
@@ -37,6 +39,10 @@ PROTOCOLS = {
     "B": dict(manifest="grocery/manifest.csv", label="product_id", gallery="iconic", query="val", group="top_level",
               labelled="train", train_adapter=True, traffic="train", traffic_count=300),
     "C": dict(manifest="clothing/manifest.csv", leave_one_out="category", group="category"),
+    # D: IKEA room photos against its 2,166 packshots, several right products per room (rooms.csv); E: similar
+    # items over those packshots by fine type. The IKEA images are for evaluation only (non-commercial).
+    "D": dict(manifest="ikea/manifest.csv", label="product_id", rooms="ikea/rooms.csv"),
+    "E": dict(manifest="ikea/manifest.csv", leave_one_out="category"),
 }
 
 
@@ -68,7 +74,7 @@ class Command(BaseCommand):
         preset = PROTOCOLS.get(options["protocol"]) if options["protocol"] else {}
         manifest = options["manifest"] or (options["eval_dir"] / preset["manifest"] if preset else None)
         if manifest is None:
-            raise CommandError("give --manifest PATH or --protocol A|B|C")
+            raise CommandError("give --manifest PATH or --protocol A|B|C|D|E")
         if not manifest.exists():
             raise CommandError(f"{manifest} does not exist (the eval data lives in ../shared/eval)")
         label = preset.get("label", options["label"])
@@ -86,6 +92,9 @@ class Command(BaseCommand):
 
         def run():
             with throwaway_media():
+                if preset.get("rooms"):
+                    return [_rooms_run(name=name, photos=photos, rooms_csv=options["eval_dir"] / preset["rooms"],
+                                       model_key=model_key, limit=options["limit"], progress=progress)]
                 if loo:
                     chosen = photos[: options["limit"]] if options["limit"] else photos
                     return [evaluate_leave_one_out(name=name, photos=chosen, model_key=model_key, progress=progress)]
@@ -120,6 +129,22 @@ class Command(BaseCommand):
                 self.stdout.write(json.dumps(report.extra, indent=1))
         if options["json"]:
             options["json"].write_text(json.dumps([r.as_dict() for r in reports], indent=1))
+
+
+def _rooms_run(*, name, photos, rooms_csv: Path, model_key: str, limit: int | None, progress):
+    rooms: dict[Path, set[str]] = {}
+    with rooms_csv.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            rooms.setdefault(rooms_csv.parent / row["room_path"], set()).add(row["product_id"])
+    if limit:
+        rooms = dict(sorted(rooms.items())[:limit])
+    # one packshot per product id (the gallery); manifest rows carry the product id as the label
+    seen, gallery = set(), []
+    for photo in photos:
+        if photo.label not in seen:
+            seen.add(photo.label)
+            gallery.append(photo)
+    return evaluate_rooms(name=name, gallery=gallery, rooms=rooms, model_key=model_key, progress=progress)
 
 
 def _every_nth(photos: list[EvalPhoto], n: int, *, by_label: bool) -> list[EvalPhoto]:
