@@ -167,7 +167,7 @@ def test_page_gets_a_friendly_503_when_the_database_is_unreachable(monkeypatch):
 
 
 @pytest.mark.django_db
-def test_photo_search_gets_a_friendly_503_when_redis_is_unreachable(monkeypatch, fake_photo_embed):
+def test_photo_search_gets_a_friendly_503_when_redis_is_unreachable(monkeypatch, fake_photo_query):
     from redis.exceptions import ConnectionError as RedisConnectionError
 
     from shop.storefront import views
@@ -185,13 +185,17 @@ def test_photo_search_gets_a_friendly_503_when_redis_is_unreachable(monkeypatch,
 
 
 @pytest.fixture
-def fake_photo_embed(monkeypatch):
+def fake_photo_query(monkeypatch):
     """The model is not what these tests are about: a fixed vector for any accepted photo."""
     import numpy as np
 
     from shop.storefront import views
+    from visualsearch.selectors import PhotoQuery
 
-    monkeypatch.setattr(views, "photo_embed", lambda data, **kwargs: ("effnet-lite1-avg-240", np.ones(1280, "float32")))
+    monkeypatch.setattr(
+        views, "photo_query",
+        lambda data, **kwargs: PhotoQuery(model_key="effnet-lite1-avg-240", vector=np.ones(1280, "float32"), box=None),
+    )
 
 
 @pytest.mark.django_db
