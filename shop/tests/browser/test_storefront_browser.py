@@ -61,6 +61,25 @@ def test_find_by_cropped_photo_buy_and_see_the_order_in_admin(
     assert page.locator("#query-preview").is_visible()
     first_query = re.search(r"q=([\w-]+)", page.url).group(1)
 
+    # both things in the photo are found: a numbered box on the photo and a chip for each
+    page.wait_for_selector("#crop-stage .object-box")
+    assert page.locator("#crop-stage .object-box").count() == 2
+    assert page.locator(".found-objects .chip").count() == 2
+    leading = _first_result(page)
+    assert leading in {"Guitar", "Teapot"}
+    screenshot(page, "desktop-02b-photo-search-two-objects")
+    # a tap on the other box searches that one (no upload: its vector is remembered), and the box frames it
+    page.locator("#crop-stage .object-box:not(.active)").click()
+    other = ({"Guitar", "Teapot"} - {leading}).pop()
+    page.wait_for_function(f"() => document.querySelector('#results-area .card h3')?.textContent === '{other}'")
+    assert page.locator(".found-objects .chip.active").get_attribute("data-index") == "1"
+    assert page.locator("#crop-box").evaluate("el => !el.classList.contains('whole')")
+    screenshot(page, "desktop-02c-photo-search-other-object")
+    # back to the whole photo: a new search of the whole upload
+    page.click("#crop-reset")
+    page.wait_for_function(f"() => !location.search.includes('object=') && !location.search.includes('{first_query}')")
+    first_query = re.search(r"q=([\w-]+)", page.url).group(1)
+
     # a box drawn around the guitar: the results follow the box
     _draw_crop(page, left=0.52, top=0.04, right=0.97, bottom=0.96)
     page.wait_for_function("() => document.querySelector('#results-area .card h3')?.textContent === 'Guitar'")
