@@ -30,7 +30,7 @@ GRID = np.round(np.arange(0.05, 0.95, 0.01), 2)
 def _rates(right: np.ndarray, true_scores: np.ndarray, unrelated: np.ndarray, threshold: float) -> tuple[float, float, float]:
     """(precision among results shown as close, share of true queries shown as close, unrelated told 'no match')."""
     shown = true_scores >= threshold
-    precision = float(right[shown].mean()) if shown.any() else 1.0
+    precision = float(right[shown].mean()) if shown.any() else 0.0  # showing nothing is no calibration
     return precision, float(shown.mean()), float((unrelated < threshold).mean())
 
 
@@ -105,6 +105,7 @@ def main() -> None:
         for threshold in GRID:
             ok = all(
                 _rates(*scored[shop]["calibrate"], threshold)[0] >= args.precision
+                and _rates(*scored[shop]["calibrate"], threshold)[1] >= 0.05  # something is still shown as close
                 and _rates(*scored[shop]["calibrate"], threshold)[2] >= args.rejection
                 for shop in shops
             )
