@@ -74,7 +74,7 @@ def bench_database(env: BenchEnv) -> Iterator[None]:
     connection.settings_dict.setdefault("TEST", {})["NAME"] = env.database
     old = setup_databases(verbosity=0, interactive=False)
     try:
-        yield
+        yield  # on its own queue (django_setup), so a bench's outbox events reach only its own worker
     finally:
         from django.db import connections
 
