@@ -25,9 +25,6 @@ class RememberedQuery:
     vector: np.ndarray
     objects: tuple[RememberedObject, ...] = ()
 
-    def __iter__(self):  # ``model_key, vector = remembered`` still reads well at call sites that need no objects
-        return iter((self.model_key, self.vector))
-
 
 def _packed(vector: np.ndarray) -> bytes:
     return np.asarray(vector, dtype=np.float16).tobytes()

@@ -13,7 +13,7 @@ from catalog.services import ProductData, product_create, product_image_delete, 
 from visualsearch.services import product_image_add
 
 from .models import ApiKey, PartnerProduct, WebhookEndpoint
-from .webhooks import WebhookUrlRefused, webhook_url_check  # noqa: F401  (the API view catches the error)
+from .webhooks import webhook_url_check
 
 # --- products ------------------------------------------------------------------------------------------
 

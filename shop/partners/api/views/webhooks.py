@@ -14,6 +14,7 @@ from shop.api.pagination import page
 from ... import services
 from ...auth import KeyRead, KeyWrite, owner_check
 from ...models import WebhookEndpoint
+from ...webhooks import WebhookUrlRefused
 from ..serializers.webhooks import (
     WebhookDeliveryPageOutputSerializer,
     WebhookEndpointCreatedOutputSerializer,
@@ -68,7 +69,7 @@ class WebhookEndpointCreateApi(APIView):
         params.is_valid(raise_exception=True)
         try:
             endpoint = services.webhook_endpoint_create(owner=request.user, **params.validated_data)
-        except services.WebhookUrlRefused as refused:
+        except WebhookUrlRefused as refused:
             raise ApiError(ErrorCode.INVALID, "The request has invalid fields.", details={"url": [str(refused)]}) from None
         return Response(WebhookEndpointCreatedOutputSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
