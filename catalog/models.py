@@ -1,16 +1,23 @@
 from decimal import Decimal
 
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+
+
+def _in_chinese() -> bool:
+    return (get_language() or "").lower().startswith("zh")
 
 
 class Category(models.Model):
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
     name = models.CharField(_("name"), max_length=120)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=120, blank=True)
     slug = models.SlugField(_("slug"), max_length=140, unique=True)
     position = models.PositiveIntegerField(default=0)
 
@@ -21,6 +28,11 @@ class Category(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def display_name(self) -> str:
+        """The name in the shopper's language: the Chinese one in the Chinese shop where staff gave one."""
+        return self.name_zh if self.name_zh and _in_chinese() else self.name
+
     def get_absolute_url(self) -> str:
         return reverse("shop:category", kwargs={"slug": self.slug})
 
@@ -28,8 +40,10 @@ class Category(models.Model):
 class Product(models.Model):
     sku = models.CharField(_("SKU"), max_length=64, unique=True)
     name = models.CharField(_("name"), max_length=200)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=200, blank=True)
     slug = models.SlugField(_("slug"), max_length=220, unique=True)
     description = models.TextField(_("description"), blank=True)
+    description_zh = models.TextField(_("description (Chinese)"), blank=True)
     price = models.DecimalField(
         _("price"), max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.00"))]
     )
@@ -40,17 +54,29 @@ class Product(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     search_vector = SearchVectorField(null=True, editable=False)
+    """Names (A), descriptions (B) and category names (C) in both languages; see ``catalog.text``."""
+    name_trigrams = ArrayField(models.CharField(max_length=3), null=True, editable=False)
+    """The names' character trigrams: typo-tolerant matching ("sneakr") without the pg_trgm extension."""
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["is_published", "category", "price"]),
             GinIndex(fields=["search_vector"]),
+            GinIndex(fields=["name_trigrams"], name="catalog_product_trigrams"),
         ]
         constraints = [models.CheckConstraint(condition=models.Q(price__gte=0), name="product_price_not_negative")]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def display_name(self) -> str:
+        return self.name_zh if self.name_zh and _in_chinese() else self.name
+
+    @property
+    def display_description(self) -> str:
+        return self.description_zh if self.description_zh and _in_chinese() else self.description
 
     def get_absolute_url(self) -> str:
         return reverse("shop:product", kwargs={"slug": self.slug})
@@ -91,12 +117,18 @@ class ProductImage(models.Model):
     width = models.PositiveIntegerField(editable=False)
     height = models.PositiveIntegerField(editable=False)
     content_hash = models.CharField(max_length=64, editable=False, db_index=True)
+    colours = models.JSONField(null=True, blank=True, editable=False)
+    """The product's named colours in this picture, largest share first: [{"key", "share", "hex"}] (set by the
+    embedding worker, see ``visualsearch.colours``); null until measured."""
+    colour_keys = ArrayField(models.CharField(max_length=16), null=True, blank=True, editable=False)
+    """The keys of ``colours``, for the colour filter's GIN index."""
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ProductImageQuerySet.as_manager()
 
     class Meta:
         ordering = ["position", "id"]
+        indexes = [GinIndex(fields=["colour_keys"], name="catalog_productimage_colours")]
         constraints = [
             models.UniqueConstraint(fields=["product", "content_hash"], name="productimage_unique_per_product"),
         ]

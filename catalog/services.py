@@ -47,18 +47,55 @@ class ProductData:
     category: Category
     price: Decimal
     description: str = ""
+    name_zh: str = ""
+    description_zh: str = ""
     currency: str = "EUR"
     stock_quantity: int = 0
     is_published: bool = True
 
 
-def _search_vector_refresh(product_id: int) -> None:
-    from django.contrib.postgres.search import SearchVector
+def search_document_refresh(*, product_ids: list[int]) -> None:
+    """Rebuild the products' search vectors and name trigrams from their text in both languages.
 
-    Product.objects.filter(id=product_id).update(
-        search_vector=SearchVector("name", weight="A", config="simple")
-        + SearchVector("description", weight="B", config="simple")
-    )
+    English text goes through the ``english`` configuration (stems); Chinese is segmented here
+    (``catalog.text``) and stored with the ``simple`` one. Category names count too (weight C): "shoes" finds
+    every product in a Shoes department whatever its own name.
+    """
+    from django.db import connection
+
+    from .text import chinese_index_tokens, trigrams
+
+    products = Product.objects.filter(id__in=product_ids).select_related("category__parent__parent")
+    with connection.cursor() as cursor:
+        for product in products:
+            categories, category = [], product.category
+            while category is not None:
+                categories.append(category)
+                category = category.parent
+            category_en = " ".join(c.name for c in categories)
+            category_zh = " ".join(chinese_index_tokens(" ".join(c.name_zh for c in categories)))
+            cursor.execute(
+                """UPDATE catalog_product SET search_vector =
+                       setweight(to_tsvector('english', %s), 'A') || setweight(to_tsvector('simple', %s), 'A')
+                    || setweight(to_tsvector('english', %s), 'B') || setweight(to_tsvector('simple', %s), 'B')
+                    || setweight(to_tsvector('english', %s), 'C') || setweight(to_tsvector('simple', %s), 'C'),
+                       name_trigrams = %s
+                   WHERE id = %s""",
+                [
+                    product.name,
+                    " ".join(chinese_index_tokens(product.name_zh)),
+                    product.description,
+                    " ".join(chinese_index_tokens(product.description_zh)),
+                    category_en,
+                    category_zh,
+                    trigrams(product.name),
+                    product.id,
+                ],
+            )
+
+
+def _search_vector_refresh(product_id: int) -> None:
+    search_document_refresh(product_ids=[product_id])
 
 
 def product_payload(product: Product) -> dict:
@@ -82,8 +119,10 @@ def product_create(*, data: ProductData) -> Product:
     product = Product.objects.create(
         sku=data.sku,
         name=data.name,
+        name_zh=data.name_zh,
         slug=_unique_slug(Product, data.name),
         description=data.description,
+        description_zh=data.description_zh,
         price=data.price,
         currency=data.currency,
         stock_quantity=data.stock_quantity,
@@ -116,6 +155,8 @@ def product_upsert_by_sku(*, data: ProductData) -> tuple[Product, bool]:
         category=data.category,
         price=data.price,
         description=data.description or product.description,
+        name_zh=data.name_zh or product.name_zh,
+        description_zh=data.description_zh or product.description_zh,
     )
     return product, False
 
@@ -165,6 +206,11 @@ def product_image_store(
     image.thumbnail.save("thumb.jpg", ContentFile(picture.thumbnail_jpeg), save=False)
     image.save()
     return image, True
+
+
+def product_image_colours_set(*, image_id: int, colours: list[dict]) -> None:
+    """Record the named colours measured on a picture (``visualsearch.colours``), largest share first."""
+    ProductImage.objects.filter(id=image_id).update(colours=colours, colour_keys=[c["key"] for c in colours])
 
 
 @transaction.atomic

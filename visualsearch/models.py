@@ -1,5 +1,10 @@
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
-from pgvector.django import HalfVectorField, VectorField
+from pgvector.django import HalfVectorField, SparseVectorField, VectorField
+
+CONCEPT_COUNT = 1000
+"""ImageNet-1k: the classes of the heads that ship with the offline models (see ``visualsearch.concepts``)."""
 
 
 class EmbeddingStatus(models.TextChoices):
@@ -19,6 +24,12 @@ class ImageEmbedding(models.Model):
     model_key = models.CharField(max_length=64)
     status = models.CharField(max_length=10, choices=EmbeddingStatus.choices, default=EmbeddingStatus.PENDING)
     vector = HalfVectorField(null=True, blank=True)
+    concepts = SparseVectorField(dimensions=CONCEPT_COUNT, null=True, blank=True)
+    """The picture's likeliest ImageNet concepts with their probabilities, from the same forward pass as the
+    vector (null for keys whose network has no classifier head). Text search ranks pictures by them."""
+    concept_ids = ArrayField(models.SmallIntegerField(), null=True, blank=True)
+    """The indices stored in ``concepts``: a GIN index finds the pictures that show any of a query's concepts
+    without reading the other rows (and their 2.5 kB vectors)."""
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     enqueued_at = models.DateTimeField(null=True, blank=True)
@@ -34,7 +45,10 @@ class ImageEmbedding(models.Model):
                 name="imageembedding_ready_has_vector",
             ),
         ]
-        indexes = [models.Index(fields=["model_key", "status"])]
+        indexes = [
+            models.Index(fields=["model_key", "status"]),
+            GinIndex(fields=["concept_ids"], name="imageembedding_concept_ids"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.model_key} for image {self.image_id}: {self.status}"

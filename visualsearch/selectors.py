@@ -69,6 +69,10 @@ class SearchFilters:
     category: Category | None = None
     min_price: Decimal | None = None
     max_price: Decimal | None = None
+    colours: tuple[str, ...] = ()
+    """Palette keys (``visualsearch.colours``): the matching picture must have one of them."""
+    words: str = ""
+    """Words the products must match (full text, both languages), applied inside the k-NN query."""
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,8 @@ def products_near_vector(
         category_ids=_category_ids(filters.category),
         min_price=filters.min_price,
         max_price=filters.max_price,
+        colours=filters.colours,
+        tsquery=querysets.words_tsquery(filters.words) if filters.words.strip() else None,
         exclude_product_id=exclude_product_id,
         ef_search=settings.VISUALSEARCH_EF_SEARCH,
         query_mean=centring.query_mean if centring is not None else None,

@@ -16,14 +16,16 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from pgvector import SparseVector
 
 from catalog.models import Product, ProductImage, ProductImageKind
-from catalog.services import PictureData, product_image_store
+from catalog.services import PictureData, product_image_colours_set, product_image_store
 from shop.outbox.services import event_record
 
+from .colours import picture_colours
 from .embedding import embedder_for, spec_for
 from .intake import image_intake, stored_image_open
-from .models import EmbeddingStatus, ImageEmbedding, ModelVersion, ModelVersionStatus
+from .models import CONCEPT_COUNT, EmbeddingStatus, ImageEmbedding, ModelVersion, ModelVersionStatus
 from .querysets import hnsw_index_sql
 from .selectors import active_model_key, intake_limits
 
@@ -201,27 +203,96 @@ def embeddings_compute(*, embedding_ids: list[int]) -> dict[str, int]:
                 failed += 1
         if not ready_rows:
             continue
+        _colours_measure([images[row.image_id] for row in ready_rows], pictures)
         embedder = embedder_for(key, settings.VISUALSEARCH_DEVICE)
         try:
-            vectors = embedder.embed(pictures)
+            embedded = embedder.embed_with_concepts(pictures)
         except Exception as error:
             logger.exception("embedding batch failed for key %s", key)
             for row in ready_rows:
                 _fail(row, f"the model failed: {error}")
             failed += len(ready_rows)
             continue
+        concepts = embedded.concepts or [None] * len(ready_rows)
         with transaction.atomic():
             stored = [
                 row.id
-                for row, vector in zip(ready_rows, vectors, strict=True)
+                for row, vector, found in zip(ready_rows, embedded.vectors, concepts, strict=True)
                 # status=pending in the filter: a row requeued or failed meanwhile is not overwritten.
                 if ImageEmbedding.objects.filter(id=row.id, status=EmbeddingStatus.PENDING).update(
-                    vector=vector.tolist(), status=EmbeddingStatus.READY, error="", claimed_at=None
+                    vector=vector.tolist(),
+                    **_concept_columns(found),
+                    status=EmbeddingStatus.READY,
+                    error="",
+                    claimed_at=None,
                 )
             ]
             _outcomes_announce(stored)  # in the same transaction: no vector without its event, and none twice
         done += len(ready_rows)
     return {"ready": done, "failed": failed, "skipped": len(embedding_ids) - len(rows)}
+
+
+def _object_mask(picture):
+    """The salient-object map for a scene picture's colours; None when the object step is off or cannot run."""
+    if not settings.VISUALSEARCH_OBJECTS:
+        return None
+    from .embedding.objects import ObjectFinderUnavailable, object_finder
+
+    try:
+        return object_finder().mask(picture, side=settings.VISUALSEARCH_OBJECTS_SIDE)
+    except ObjectFinderUnavailable as error:
+        logger.warning("colours of a scene picture measured on the whole picture: %s", error)
+        return None
+
+
+def _colours_measure(images: list[ProductImage], pictures: list) -> None:
+    """Name the product's colours on each picture not measured yet (once per picture, whatever the key)."""
+    for image, picture in zip(images, pictures, strict=True):
+        if image.colours is not None:
+            continue
+        try:
+            found = picture_colours(picture, object_mask=_object_mask)
+        except Exception:  # colour is an extra: a failure here must not cost the picture its vector
+            logger.exception("colours of image %s could not be measured", image.id)
+            continue
+        image.colours = [{"key": c.key, "share": c.share, "hex": c.hex} for c in found]
+        product_image_colours_set(image_id=image.id, colours=image.colours)
+
+
+def _concept_columns(found: dict[int, float] | None) -> dict[str, object]:
+    if not found:
+        return {"concepts": None, "concept_ids": None}
+    return {"concepts": SparseVector(found, CONCEPT_COUNT), "concept_ids": sorted(found)}
+
+
+def embeddings_concepts_fill(*, model_key: str, limit: int = 256) -> int:
+    """Give ready rows of ``model_key`` that predate concepts their concepts (one forward pass each, the vector
+    is left as it is). Beat runs it until none is left; returns how many rows it filled."""
+    embedder = embedder_for(model_key, settings.VISUALSEARCH_DEVICE)
+    if not hasattr(embedder.network, "classifier_head"):
+        return 0
+    rows = list(
+        ImageEmbedding.objects.filter(model_key=model_key, status=EmbeddingStatus.READY, concept_ids__isnull=True)
+        .select_related("image")
+        .order_by("id")[:limit]
+    )
+    filled = 0
+    for start in range(0, len(rows), settings.VISUALSEARCH_BATCH_SIZE):
+        chunk, pictures = [], []
+        for row in rows[start : start + settings.VISUALSEARCH_BATCH_SIZE]:
+            try:
+                with row.image.image.open("rb") as handle:
+                    pictures.append(stored_image_open(handle.read()))
+                chunk.append(row)
+            except Exception as error:  # an unreadable file: its vector stays, without concepts
+                logger.warning("concepts for embedding %s: cannot read image %s: %s", row.id, row.image_id, error)
+        _colours_measure([row.image for row in chunk], pictures)
+        embedded = embedder.embed_with_concepts(pictures)
+        for row, found in zip(chunk, embedded.concepts or [], strict=False):
+            filled += ImageEmbedding.objects.filter(id=row.id, concept_ids__isnull=True).update(
+                **_concept_columns(found)
+            )
+    return filled
 
 
 def _outcomes_announce(embedding_ids: list[int]) -> None:

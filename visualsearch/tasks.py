@@ -15,6 +15,13 @@ def embeddings_reconcile_task() -> dict[str, int]:
     return services.embeddings_reconcile()
 
 
+@shared_task
+def embeddings_concepts_fill_task() -> int:
+    from .selectors import active_model_key
+
+    return services.embeddings_concepts_fill(model_key=active_model_key())
+
+
 @shared_task(acks_late=True)
 def adapter_train_task(version_id: int) -> str:
     """Train a reserved adapter version (staff pressed the admin button), then start its backfill."""

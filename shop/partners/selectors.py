@@ -46,7 +46,7 @@ def products_list(*, user, filters: ProductFilters) -> QuerySet[Product]:
     )
     if filters.q:
         # websearch syntax accepts any text a user types ("red -apple", quotes) without raising.
-        query = SearchQuery(filters.q, config="simple", search_type="websearch")
+        query = SearchQuery(filters.q, config="english", search_type="websearch")
         products = products.filter(search_vector=query).annotate(rank=SearchRank(F("search_vector"), query))
         products = products.order_by("-rank", "-created_at", "-id")
     else:

@@ -134,6 +134,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "visualsearch.tasks.statistics_refresh_task",
         "schedule": env.float("VISUALSEARCH_STATS_REFRESH_SECONDS", default=300.0),
     },
+    "embeddings-concepts-fill": {  # rows embedded before concepts existed get theirs, a batch at a time
+        "task": "visualsearch.tasks.embeddings_concepts_fill_task",
+        "schedule": 300.0,
+    },
     "outbox-events-reconcile": {
         "task": "shop.outbox.tasks.events_reconcile_task",
         "schedule": env.float("OUTBOX_RECONCILE_SECONDS", default=60.0),

@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Category
+from visualsearch.colours import PALETTE
 
 from .cart import MAX_QUANTITY
 from .selectors import ListingFilters
@@ -27,6 +28,17 @@ class _PriceRangeForm(forms.Form):
         return data
 
 
+def _colour_choices() -> list[tuple[str, str]]:
+    from django.utils.translation import get_language
+
+    chinese = (get_language() or "").startswith("zh")
+    return [("", _("Any colour"))] + [(c.key, c.chinese if chinese else c.english) for c in PALETTE]
+
+
+def _colour_field() -> forms.ChoiceField:
+    return forms.ChoiceField(required=False, choices=_colour_choices, label=_("Colour"))
+
+
 def _category_field() -> forms.ModelChoiceField:
     return forms.ModelChoiceField(
         Category.objects.all(), required=False, to_field_name="slug", empty_label=_("All categories"),
@@ -42,6 +54,7 @@ class PhotoSearchForm(_PriceRangeForm):
         widget=forms.ClearableFileInput(attrs={"accept": "image/*"}),
     )
     category = _category_field()
+    color = _colour_field()
     words = forms.CharField(
         required=False, max_length=200, label=_("With the words"),
         widget=forms.TextInput(attrs={"placeholder": _("e.g. red")}),
@@ -51,7 +64,7 @@ class PhotoSearchForm(_PriceRangeForm):
     cropped = forms.BooleanField(required=False, widget=forms.HiddenInput)
     object = forms.IntegerField(required=False, min_value=0, max_value=20, widget=forms.HiddenInput)
 
-    field_order = ["image", "category", "min_price", "max_price", "words"]
+    field_order = ["image", "category", "min_price", "max_price", "color", "words"]
 
 
 class ListingForm(_PriceRangeForm):
@@ -64,6 +77,7 @@ class ListingForm(_PriceRangeForm):
         ("-price", _("Price: high to low")),
         ("name", _("Name")),
     ]
+    color = _colour_field()
     in_stock = forms.BooleanField(required=False, label=_("In stock only"))
     sort = forms.ChoiceField(required=False, choices=SORT_CHOICES, label=_("Sort by"))
 
@@ -71,7 +85,7 @@ class ListingForm(_PriceRangeForm):
         super().__init__(*args, **kwargs)
         if with_category:
             self.fields["category"] = _category_field()
-            self.order_fields(["category", "min_price", "max_price", "in_stock", "sort"])
+            self.order_fields(["category", "min_price", "max_price", "color", "in_stock", "sort"])
 
     def filters(self) -> ListingFilters:
         """The valid filters (an invalid form filters nothing rather than failing the page)."""
@@ -84,6 +98,7 @@ class ListingForm(_PriceRangeForm):
             max_price=data.get("max_price"),
             in_stock=data.get("in_stock") or False,
             sort=data.get("sort") or "",
+            colour=data.get("color") or "",
         )
 
 

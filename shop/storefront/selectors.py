@@ -10,6 +10,8 @@ from django.db.models import F, Prefetch, QuerySet
 
 from catalog.models import Category, Product, ProductImage
 from catalog.querysets import products_narrowed
+from visualsearch.selectors import SearchFilters
+from visualsearch.textsearch import products_for_text
 
 SORTS = {
     "new": ("-created_at", "-id"),
@@ -26,6 +28,8 @@ class ListingFilters:
     max_price: Decimal | None = None
     in_stock: bool = False
     sort: str = ""
+    colour: str = ""
+    """A palette key (``visualsearch.colours``): products with a picture of that colour."""
 
 
 def products_published() -> QuerySet[Product]:
@@ -41,6 +45,7 @@ def products_filtered(queryset: QuerySet[Product], *, filters: ListingFilters) -
         min_price=filters.min_price,
         max_price=filters.max_price,
         in_stock=True if filters.in_stock else None,  # the storefront's box only ever narrows
+        colour=filters.colour or None,
     )
     if filters.sort in SORTS:
         queryset = queryset.order_by(*SORTS[filters.sort])
@@ -52,27 +57,42 @@ def products_listed(*, filters: ListingFilters) -> QuerySet[Product]:
     return products_filtered(products_published(), filters=filters)
 
 
-def products_matching_text(*, text: str, filters: ListingFilters = ListingFilters()) -> QuerySet[Product]:
-    """Full-text search over names (weight A) and descriptions (B), best rank first unless a sort is chosen.
-
-    Falls back to a substring match on names when the words match nothing, so a half-typed "sneak" still finds
-    sneakers (the "simple" configuration does no stemming, which also keeps Chinese and English alike).
-    """
+def products_matching_text(*, text: str, filters: ListingFilters = ListingFilters()) -> list[Product]:
+    """The header box: full text in both languages fused with what the pictures show
+    (``visualsearch.textsearch``), best first unless a sort is chosen; at most 200 products."""
     text = text.strip()[:200]
     if not text:
-        return Product.objects.none()
-    query = SearchQuery(text, config="simple", search_type="websearch")
-    ranked = (
-        products_published()
-        .filter(search_vector=query)
-        .annotate(rank=SearchRank(F("search_vector"), query))
-        .order_by("-rank", "name")
+        return []
+    result = products_for_text(
+        text=text,
+        filters=SearchFilters(
+            category=filters.category,
+            min_price=filters.min_price,
+            max_price=filters.max_price,
+            colours=(filters.colour,) if filters.colour else (),
+        ),
+        in_stock=filters.in_stock,
     )
-    if not ranked.exists():
-        ranked = products_published().filter(name__icontains=text).order_by("name")
-    return products_filtered(ranked, filters=filters)
+    ids = [hit.product_id for hit in result.hits]
+    products = products_published().filter(id__in=ids)
+    if filters.sort in SORTS:
+        return list(products.order_by(*SORTS[filters.sort]))
+    by_id = {product.id: product for product in products}
+    return [by_id[i] for i in ids if i in by_id]
 
 
-def product_ids_matching_text(*, text: str, product_ids: list[int]) -> set[int]:
-    """Which of these products match the words: narrows photo search results by text."""
-    return set(products_matching_text(text=text).filter(id__in=product_ids).values_list("id", flat=True))
+def colour_counts(products: QuerySet[Product] | list[Product]) -> list[tuple[str, int]]:
+    """How many of these products have a picture of each colour: the colour facet, most common first."""
+    ids = [p.id for p in products] if isinstance(products, list) else products.values("id")
+    counts: dict[str, int] = {}
+    rows = (
+        ProductImage.objects.listed().filter(product_id__in=ids, colour_keys__isnull=False)
+        .values_list("product_id", "colour_keys")
+    )
+    seen: set[tuple[int, str]] = set()
+    for product_id, keys in rows:
+        for key in keys:
+            if (product_id, key) not in seen:
+                seen.add((product_id, key))
+                counts[key] = counts.get(key, 0) + 1
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))

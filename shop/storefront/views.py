@@ -21,6 +21,7 @@ from visualsearch.errors import ErrorCode, ImageRejected, MESSAGES
 from visualsearch.querycache import query_vector_recall, query_vector_remember
 from visualsearch.selectors import SearchFilters, photo_query, products_near_photo
 from visualsearch.statistics import query_vector_observe
+from visualsearch.textsearch import photo_refined_by_words
 
 from shop.orders.errors import CheckoutRejected, ShopErrorCode
 from shop.orders.models import Order
@@ -28,7 +29,7 @@ from shop.orders.services import CustomerData, order_place
 
 from . import cart as carts
 from .forms import AddToCartForm, CartLineForm, CheckoutForm, ListingForm, PhotoSearchForm
-from .selectors import ListingFilters, product_ids_matching_text, products_listed, products_matching_text, products_published
+from .selectors import ListingFilters, colour_counts, products_listed, products_matching_text, products_published
 
 PAGE_SIZE = 24
 ORDERS_KEY = "orders"  # references of the orders this session placed: only they may see the confirmation
@@ -67,6 +68,9 @@ def category(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "category": current, "children": current.children.all(), "page": page, "form": form,
             "pager_query": _querystring(request, page=None),
+            "colour_facets": _colour_facets(
+                request, colour_counts(products_listed(filters=replace(filters, category=current, colour="")))
+            ),
         },
     )
 
@@ -95,8 +99,29 @@ def text_search(request: HttpRequest) -> HttpResponse:
     page = Paginator(products, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request, "shop/search.html",
-        {"q": text, "page": page, "form": form, "pager_query": _querystring(request, page=None)},
+        {
+            "q": text, "page": page, "form": form, "pager_query": _querystring(request, page=None),
+            "colour_facets": _colour_facets(request, colour_counts(products)),
+        },
     )
+
+
+def _colour_facets(request: HttpRequest, counts: list[tuple[str, int]]) -> list[dict]:
+    """Colour chips for a listing: name, swatch, count and the link that filters (or unfilters) by it."""
+    from visualsearch.colours import BY_KEY
+
+    chinese = get_language().startswith("zh")
+    chosen = request.GET.get("color", "")
+    return [
+        {
+            "key": key, "count": count, "active": key == chosen,
+            "name": BY_KEY[key].chinese if chinese else BY_KEY[key].english,
+            "swatch": "#{:02x}{:02x}{:02x}".format(*BY_KEY[key].rgb),
+            "query": _querystring(request, color=None if key == chosen else key, page=None),
+        }
+        for key, count in counts
+        if key in BY_KEY
+    ]
 
 
 @require_http_methods(["GET", "POST"])
@@ -114,9 +139,12 @@ def photo_search(request: HttpRequest) -> HttpResponse:
         category=form.cleaned_data["category"],
         min_price=form.cleaned_data["min_price"],
         max_price=form.cleaned_data["max_price"],
+        colours=(form.cleaned_data["color"],) if form.cleaned_data["color"] else (),
     )
     filter_params = {
-        key: data.get(key, "") for key in ("category", "min_price", "max_price", "words") if data.get(key, "")
+        key: data.get(key, "")
+        for key in ("category", "min_price", "max_price", "color", "words")
+        if data.get(key, "")
     }
     try:
         if request.method == "POST":
@@ -152,14 +180,12 @@ def photo_search(request: HttpRequest) -> HttpResponse:
         context["object_params"] = urlencode({"q": query_id, **filter_params})
         context["objects_json"] = json.dumps(context["objects"])
         words = form.cleaned_data["words"].strip()
-        # Words narrow the visual neighbours, so look further down the ranking before keeping a page of them.
-        matches = products_near_photo(
-            vector=vector, model_key=model_key, filters=filters, limit=PAGE_SIZE * 4 if words else PAGE_SIZE
-        )
         if words:
-            keep = product_ids_matching_text(text=words, product_ids=[m.product.id for m in matches])
-            matches = [m for m in matches if m.product.id in keep]
-        context["results"] = matches[:PAGE_SIZE]
+            # Concept words pull the vector, colour words filter, other words narrow inside the k-NN query.
+            vector, filters, _parsed = photo_refined_by_words(
+                vector=vector, model_key=model_key, words=words, filters=filters
+            )
+        context["results"] = products_near_photo(vector=vector, model_key=model_key, filters=filters, limit=PAGE_SIZE)
         context["query_id"] = query_id
     except ImageRejected as error:
         context["error"] = _(error.message)

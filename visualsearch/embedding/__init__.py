@@ -5,7 +5,7 @@
 """
 
 from .adapters import LinearAdapter
-from .embedder import AdapterEmbedder, Embedder, embedder_for, resolve_device
+from .embedder import CONCEPTS_KEPT, AdapterEmbedder, EmbeddedBatch, Embedder, embedder_for, resolve_device
 from .specs import (
     DEFAULT_MODEL_KEY,
     REGISTRY,
@@ -18,6 +18,8 @@ from .specs import (
 
 __all__ = [
     "AdapterEmbedder",
+    "CONCEPTS_KEPT",
+    "EmbeddedBatch",
     "DEFAULT_MODEL_KEY",
     "LinearAdapter",
     "adapter_spec",

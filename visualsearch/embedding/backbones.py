@@ -22,3 +22,12 @@ class EfficientNetLiteFeatures(torch.nn.Module):
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         return self.net.extract_features(batch).mean(dim=(2, 3))
+
+    def classifier_head(self, features: torch.Tensor) -> torch.Tensor:
+        """The wheel's ImageNet head on the pooled features: (B, 1000) logits. Its rows are 1,000 concept
+        directions in the embedding space (see ``visualsearch.concepts``)."""
+        return self.net._fc(features)
+
+    def concept_directions(self) -> torch.Tensor:
+        """(1000, D) weight rows of the head: the direction each concept points to in the feature space."""
+        return self.net._fc.weight

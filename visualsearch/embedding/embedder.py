@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -19,6 +20,21 @@ def resolve_device(name: str) -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+CONCEPTS_KEPT = 32
+"""Concepts kept per picture: its 32 most likely ImageNet classes. Ranking products by one concept needs the
+concept's probability on pictures where it is not the top class (a stylised shoe's top class may be
+"corkscrew" with "running shoe" fifth), so a top-1 label would not do; 32 of 1,000 keep over 95 % of the mass."""
+
+
+@dataclass(frozen=True)
+class EmbeddedBatch:
+    vectors: np.ndarray
+    """(B, D) float32 unit vectors."""
+    concepts: list[dict[int, float]] | None
+    """Per picture: ImageNet class index -> probability for its ``CONCEPTS_KEPT`` likeliest classes; None when
+    the key's network has no classifier head (downloaded torchvision models, whose heads are cut off)."""
 
 
 class Embedder:
@@ -51,20 +67,47 @@ class Embedder:
 
     def embed_batch(self, batch) -> np.ndarray:
         """Embed an already preprocessed (B, 3, H, W) tensor; returns (B, D) float32 unit vectors."""
+        return self.embed_batch_with_concepts(batch, concepts=False).vectors
+
+    def embed_batch_with_concepts(self, batch, *, concepts: bool = True) -> EmbeddedBatch:
+        """The vectors and, from the same forward pass, each picture's likeliest ImageNet concepts."""
         network = self.network
         torch = self._torch
         with torch.inference_mode():
             batch = batch.to(self.device, non_blocking=True)
             features = network(batch)
             if self.spec.flip_average:
-                features = features + network(torch.flip(batch, dims=[3]))
-            features = torch.nn.functional.normalize(features.float(), dim=1)
-        return features.cpu().numpy()
+                features = (features + network(torch.flip(batch, dims=[3]))) / 2
+            found = None
+            head = getattr(network, "classifier_head", None)
+            if concepts and head is not None:
+                probabilities = head(features).float().softmax(dim=1)
+                values, indices = probabilities.topk(CONCEPTS_KEPT, dim=1)
+                found = [
+                    {int(i): round(float(v), 5) for i, v in zip(row_i.tolist(), row_v.tolist(), strict=True)}
+                    for row_i, row_v in zip(indices.cpu(), values.cpu(), strict=True)
+                ]
+            vectors = torch.nn.functional.normalize(features.float(), dim=1)
+        return EmbeddedBatch(vectors=vectors.cpu().numpy(), concepts=found)
 
     def embed(self, images: Sequence[Image.Image]) -> np.ndarray:
         if not images:
             return np.zeros((0, self.spec.dimension), dtype=np.float32)
         return self.embed_batch(self.preprocess(images))
+
+    def embed_with_concepts(self, images: Sequence[Image.Image]) -> EmbeddedBatch:
+        if not images:
+            return EmbeddedBatch(vectors=np.zeros((0, self.spec.dimension), dtype=np.float32), concepts=[])
+        return self.embed_batch_with_concepts(self.preprocess(images))
+
+    def concept_directions(self) -> np.ndarray | None:
+        """(1000, D) unit rows: each ImageNet concept's direction in this key's space, or None without a head."""
+        directions = getattr(self.network, "concept_directions", None)
+        if directions is None:
+            return None
+        with self._torch.inference_mode():
+            rows = self._torch.nn.functional.normalize(directions().float(), dim=1)
+        return rows.cpu().numpy()
 
 
 class AdapterEmbedder(Embedder):
@@ -80,8 +123,13 @@ class AdapterEmbedder(Embedder):
     def network(self):
         return self.base.network
 
-    def embed_batch(self, batch) -> np.ndarray:
-        return self.spec.adapter.apply(self.base.embed_batch(batch))
+    def embed_batch_with_concepts(self, batch, *, concepts: bool = True) -> EmbeddedBatch:
+        # The concepts read the base network's features: the adapter changes the space, not what is pictured.
+        base = self.base.embed_batch_with_concepts(batch, concepts=concepts)
+        return EmbeddedBatch(vectors=self.spec.adapter.apply(base.vectors), concepts=base.concepts)
+
+    def concept_directions(self) -> np.ndarray | None:
+        return None  # the head's rows live in the base space, not in the adapter's
 
 
 @lru_cache(maxsize=16)

@@ -9,6 +9,7 @@ from .views import catalog, search, webhooks
 urlpatterns = [
     # search by photo, similar items, near-duplicates
     path("search/image", search.SearchByImageApi.as_view(), name="search-image"),
+    path("search", search.SearchByTextApi.as_view(), name="search-text"),
     path("products/<int:product_id>/similar", search.ProductSimilarApi.as_view(), name="product-similar"),
     path("images/<int:image_id>/near-duplicates", search.ImageNearDuplicatesApi.as_view(), name="image-near-duplicates"),
     # catalogue

@@ -72,11 +72,18 @@ def test_photo_search_narrowed_by_words_without_uploading_again(client, catalogu
     upload = SimpleUploadedFile("q.jpg", query_copy(demo_asset_bytes("1f45f.webp")), content_type="image/jpeg")
     location = client.post("/search/photo/", {"image": upload})["Location"]
 
+    from catalog.services import product_update
+
+    product_update(product=catalogue["Hiking Boot"], description="Waterproof leather.")
     everything = [m.product.name for m in client.get(location).context["results"]]
-    boots = [m.product.name for m in client.get(location + "&words=boot").context["results"]]
+    # a word that names no kind of thing narrows by the products' text, inside the k-NN query
+    waterproof = [m.product.name for m in client.get(location + "&words=waterproof").context["results"]]
+    # colour words keep the pictures of that colour
+    green = [m.product.name for m in client.get(location + "&words=green").context["results"]]
 
     assert everything[0] == "Athletic Shoe" and len(everything) == 8
-    assert boots == ["Hiking Boot"]
+    assert waterproof == ["Hiking Boot"]
+    assert "Green Apple" in green and "Red Apple" not in green
 
 
 def test_photo_search_form_posted_again_with_the_query_id_only_changes_filters(client, catalogue):

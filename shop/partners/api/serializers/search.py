@@ -3,6 +3,8 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from visualsearch.colours import PALETTE
+
 from .catalog import CategorySlugField
 
 CROP_HELP = (
@@ -21,8 +23,20 @@ class FiniteFloatField(serializers.FloatField):
         return value
 
 
+COLOUR_KEYS = [colour.key for colour in PALETTE]
+
+
 class SearchByImageInputSerializer(serializers.Serializer):
     image = serializers.FileField(help_text="The photo: JPEG, PNG, WebP, HEIC or AVIF, at most 25 MB")
+    q = serializers.CharField(
+        required=False, max_length=200, allow_blank=True,
+        help_text="words that refine the photo, English or Chinese: words naming a kind of thing (\"shoe\", 鞋) move "
+        "the search toward it, colour words (\"red\", 红色) keep pictures of that colour, other words must match "
+        "the product's text",
+    )
+    color = serializers.ChoiceField(
+        choices=COLOUR_KEYS, required=False, help_text="only matches whose matched picture has this colour"
+    )
     category = CategorySlugField(required=False, help_text="category slug (and its subcategories)")
     min_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
     max_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
@@ -67,6 +81,10 @@ class ProductMatchOutputSerializer(serializers.Serializer):
     close = serializers.BooleanField(
         help_text="true when the similarity reaches the model's calibrated close-match threshold: this is very "
         "likely the thing in the photo; false: only the nearest the shop has"
+    )
+    colours = serializers.ListField(
+        child=serializers.CharField(), source="image.colour_keys", allow_null=True,
+        help_text="the matched picture's colours (palette keys, largest share first); null until measured",
     )
 
     def get_url(self, match) -> str:
@@ -136,3 +154,49 @@ class NearDuplicatesOutputSerializer(serializers.Serializer):
     model_key = serializers.CharField()
     image_id = serializers.IntegerField()
     results = NearDuplicateOutputSerializer(many=True)
+
+
+class TextSearchInputSerializer(serializers.Serializer):
+    q = serializers.CharField(max_length=200, help_text="words in English or Chinese (\"sneaker\", 鞋, \"red lamp\")")
+    category = CategorySlugField(required=False, help_text="category slug (and its subcategories)")
+    min_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
+    max_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
+    color = serializers.ChoiceField(choices=COLOUR_KEYS, required=False)
+    in_stock = serializers.BooleanField(required=False, default=False)
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=24)
+
+
+class TextMatchOutputSerializer(serializers.Serializer):
+    product_id = serializers.IntegerField(source="product.id")
+    name = serializers.CharField(source="product.name")
+    name_zh = serializers.CharField(source="product.name_zh")
+    price = serializers.DecimalField(source="product.price", max_digits=12, decimal_places=2)
+    currency = serializers.CharField(source="product.currency")
+    url = serializers.SerializerMethodField()
+    image_id = serializers.IntegerField(source="image.id", allow_null=True)
+    image_url = serializers.SerializerMethodField()
+    score = serializers.FloatField(help_text="the fused rank score results are ordered by (higher is better)")
+    found_by = serializers.ListField(
+        child=serializers.ChoiceField(choices=["words", "pictures"]),
+        help_text="words: the product's text matches; pictures: its pictures show what the words name",
+    )
+
+    def get_url(self, match) -> str:
+        return self.context["request"].build_absolute_uri(match.product.get_absolute_url())
+
+    def get_image_url(self, match) -> str | None:
+        if match.image is None:
+            return None
+        return self.context["request"].build_absolute_uri(match.image.thumbnail.url)
+
+
+class ParsedQueryOutputSerializer(serializers.Serializer):
+    concepts = serializers.ListField(child=serializers.CharField(), help_text="the words read as kinds of things")
+    colours = serializers.ListField(child=serializers.CharField(), help_text="palette keys the words name")
+    words = serializers.CharField(help_text="the other words, matched against the products' text")
+
+
+class TextSearchOutputSerializer(serializers.Serializer):
+    model_key = serializers.CharField()
+    query = ParsedQueryOutputSerializer()
+    results = TextMatchOutputSerializer(many=True)

@@ -1,5 +1,7 @@
 from dataclasses import dataclass
 
+from django.db.models import Prefetch
+
 from drf_spectacular.utils import extend_schema
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -18,6 +20,7 @@ from visualsearch.selectors import (
     products_near_photo,
 )
 from visualsearch.statistics import query_vector_observe
+from visualsearch.textsearch import photo_refined_by_words, products_for_text
 
 from ...selectors import products_visible_to
 from ..serializers.search import (
@@ -27,6 +30,8 @@ from ..serializers.search import (
     SearchByImageOutputSerializer,
     SearchResultsOutputSerializer,
     SimilarInputSerializer,
+    TextSearchInputSerializer,
+    TextSearchOutputSerializer,
 )
 
 TAG = "visual search"
@@ -57,11 +62,20 @@ class SearchByImageApi(APIView):
         query = photo_query(data["image"].read(), crop=crop)
         query_vector_observe(model_key=query.model_key, vector=query.vector)
         filters = SearchFilters(
-            category=data.get("category"), min_price=data.get("min_price"), max_price=data.get("max_price")
+            category=data.get("category"),
+            min_price=data.get("min_price"),
+            max_price=data.get("max_price"),
+            colours=(data["color"],) if data.get("color") else (),
         )
+        words = data.get("q", "").strip()
 
         def near(vector):
-            return products_near_photo(vector=vector, model_key=query.model_key, filters=filters, limit=data["limit"])
+            refined, narrowed = vector, filters
+            if words:
+                refined, narrowed, _ = photo_refined_by_words(
+                    vector=vector, model_key=query.model_key, words=words, filters=filters
+                )
+            return products_near_photo(vector=refined, model_key=query.model_key, filters=narrowed, limit=data["limit"])
 
         out = SearchByImageOutputSerializer(
             {
@@ -69,6 +83,62 @@ class SearchByImageApi(APIView):
                 "box": query.box,
                 "results": near(query.vector),
                 "objects": [{"box": o.box, "score": o.score, "results": near(o.vector)} for o in query.objects],
+            },
+            context={"request": request},
+        )
+        return Response(out.data)
+
+
+@dataclass(frozen=True)
+class _TextMatch:
+    product: Product
+    image: ProductImage | None
+    score: float
+    found_by: list[str]
+
+
+class SearchByTextApi(APIView):
+    """Published products for words in English or Chinese, best first: full text over names, descriptions and
+    categories (stemmed, typo-tolerant), fused with what the products' pictures show (their ImageNet concepts),
+    so "sneaker" or 鞋 finds shoes by their pictures when no name holds the word. Colour words filter by colour.
+    """
+
+    @extend_schema(tags=[TAG], parameters=[TextSearchInputSerializer], responses={200: TextSearchOutputSerializer, **ERRORS})
+    def get(self, request):
+        params = TextSearchInputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        result = products_for_text(
+            text=data["q"],
+            filters=SearchFilters(
+                category=data.get("category"),
+                min_price=data.get("min_price"),
+                max_price=data.get("max_price"),
+                colours=(data["color"],) if data.get("color") else (),
+            ),
+            in_stock=data["in_stock"],
+            limit=data["limit"],
+        )
+        products = Product.objects.filter(id__in=[hit.product_id for hit in result.hits]).prefetch_related(
+            Prefetch("images", queryset=ProductImage.objects.listed().order_by("position", "id"))
+        ).in_bulk()
+        results = []
+        for hit in result.hits:
+            product = products.get(hit.product_id)
+            if product is None:
+                continue
+            pictures = list(product.images.all())
+            found_by = (["words"] if hit.by_words else []) + (["pictures"] if hit.by_pictures else [])
+            results.append(_TextMatch(product=product, image=pictures[0] if pictures else None, score=hit.score, found_by=found_by))
+        out = TextSearchOutputSerializer(
+            {
+                "model_key": result.model_key,
+                "query": {
+                    "concepts": list(result.parsed.concept_terms),
+                    "colours": list(result.parsed.colours),
+                    "words": result.parsed.words,
+                },
+                "results": results,
             },
             context={"request": request},
         )
