@@ -165,7 +165,7 @@ USE_TZ = True
 # --- Static and media ----------------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT = Path(env("STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))  # collectstatic writes here
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise serves from here once collectstatic has run
 WHITENOISE_USE_FINDERS = True  # and straight from static/ before that (dev, tests)
 MEDIA_URL = "/media/"
