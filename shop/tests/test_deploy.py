@@ -18,8 +18,6 @@ from conftest import PROJECT_DIR, demo_asset_bytes, production_env, wait_for
 from shop.partners.tests.api.fixtures import UserFactory, key_for
 from visualsearch.tests.fixtures import query_copy
 
-pytestmark = pytest.mark.e2e
-
 
 def procfile_command(process: str) -> list[str]:
     """The command line of one process type in the Procfile, as a Procfile runner would start it."""
@@ -82,6 +80,7 @@ def gunicorn_server(transactional_db, production_static, _media_root, tmp_path):
         print(log_path.read_text()[-4000:])  # shown by pytest when the test failed
 
 
+@pytest.mark.e2e
 def test_gunicorn_serves_pages_hashed_static_files_and_photo_search_under_production_settings(
     catalogue, gunicorn_server
 ):
@@ -124,3 +123,21 @@ def test_gunicorn_serves_pages_hashed_static_files_and_photo_search_under_produc
     assert first["image_url"].startswith(f"{base}/media/products/")
     picture = requests.get(first["image_url"], timeout=30)
     assert picture.status_code == 200 and picture.headers["Content-Type"] == "image/jpeg"
+
+
+def test_docker_compose_runs_the_procfile_commands():
+    # given the compose file (docker cannot run in the suite; the web command is the one tested above)
+    import yaml
+
+    services = yaml.safe_load((PROJECT_DIR / "docker-compose.yml").read_text())["services"]
+
+    # then web, worker and beat run exactly the Procfile's commands, and migrate its release step
+    for service, process in (("web", "web"), ("worker", "worker"), ("beat", "beat"), ("migrate", "release")):
+        assert shlex.split(services[service]["command"]) == procfile_command(process), service
+    # and they share the database, Redis, the queue's name and the media volume
+    for service in ("web", "worker", "beat", "migrate"):
+        assert services[service]["environment"]["DATABASE_URL"].endswith("@db:5432/shop")
+        assert services[service]["environment"]["REDIS_URL"] == "redis://redis:6379"
+        assert services[service]["environment"]["CELERY_QUEUE"] == "${CELERY_QUEUE:-shop}"
+        assert "media:/app/var/media" in services[service]["volumes"]
+    assert services["db"]["image"].startswith("pgvector/pgvector:")
