@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_PKG := @lobehub/fluent-emoji-3d@1.1.0
 DEMO_DIR := var/demo/package/assets
 
-.PHONY: install run serve test bench eval demo-assets browser stop clean
+.PHONY: install run serve backup restore test bench eval demo-assets browser stop clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,15 @@ serve: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(VENV)/bin/honcho start web worker beat
+
+# A verified backup of the database (pg_dump, vectors included) and the media folder into var/backups/ (or
+# SHOP_BACKUP_DIR); `make restore BACKUP=var/backups/lumen-...` checks it and puts it back. README "Backups".
+backup: install
+	$(PY) manage.py backup_create
+
+restore: install
+	@test -n "$(BACKUP)" || (echo "usage: make restore BACKUP=var/backups/lumen-YYYYMMDDTHHMMSSZ" >&2; exit 2)
+	$(PY) manage.py backup_restore "$(BACKUP)"
 
 # The import contracts first (.importlinter: layers, no cycles): a broken architecture fails in seconds.
 test: install demo-assets browser
