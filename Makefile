@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_PKG := @lobehub/fluent-emoji-3d@1.1.0
 DEMO_DIR := var/demo/package/assets
 
-.PHONY: install run test bench eval demo-assets browser stop clean
+.PHONY: install run serve backup restore test bench eval demo-assets browser stop clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,25 @@ browser:
 
 run: install demo-assets
 	$(PY) manage.py runshop
+
+# The shop as it runs in production, on this machine: the Procfile's web (gunicorn), worker and beat under
+# shop.settings.production, after migrations and collectstatic. SECRET_KEY and ALLOWED_HOSTS must be set (the
+# environment or .env); README "Deploying". Ctrl-C stops the three processes (honcho).
+serve: export DJANGO_SETTINGS_MODULE ?= shop.settings.production
+serve: export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+serve: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(VENV)/bin/honcho start web worker beat
+
+# A verified backup of the database (pg_dump, vectors included) and the media folder into var/backups/ (or
+# SHOP_BACKUP_DIR); `make restore BACKUP=var/backups/lumen-...` checks it and puts it back. README "Backups".
+backup: install
+	$(PY) manage.py backup_create
+
+restore: install
+	@test -n "$(BACKUP)" || (echo "usage: make restore BACKUP=var/backups/lumen-YYYYMMDDTHHMMSSZ" >&2; exit 2)
+	$(PY) manage.py backup_restore "$(BACKUP)"
 
 # The import contracts first (.importlinter: layers, no cycles): a broken architecture fails in seconds.
 test: install demo-assets browser

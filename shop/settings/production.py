@@ -9,7 +9,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F401,F403
-from .base import INSTALLED_APPS, MIDDLEWARE, env
+from .base import INSTALLED_APPS, MIDDLEWARE, STORAGES, env
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")
@@ -17,6 +17,14 @@ if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:  # Django's own bar for a k
     raise ImproperlyConfigured("SECRET_KEY must be at least 50 random characters in production")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- Static files ---------------------------------------------------------------------------------------
+# `collectstatic` (make serve, the Dockerfile) copies every app's files into STATIC_ROOT under names that carry a
+# hash of their content, each with a gzip copy; WhiteNoise serves them from there with a year's caching, safe
+# because a changed file gets a new name. No finders: a file that was not collected is a 404, so a deployment
+# that forgot collectstatic shows it on the first page (the manifest is missing) rather than serving stale files.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}}
+WHITENOISE_USE_FINDERS = False
 
 # --- HTTPS ----------------------------------------------------------------------------------------------
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

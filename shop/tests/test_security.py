@@ -73,9 +73,11 @@ print(json.dumps({
 
 
 @pytest.mark.django_db
-def test_production_pages_carry_hsts_csp_and_secure_cookies():
-    # given the production settings on the (migrated, empty) test database
-    result = _production(_HEADERS_SCRIPT, SHOP_DB_NAME=connection.settings_dict["NAME"])
+def test_production_pages_carry_hsts_csp_and_secure_cookies(production_static):
+    # given the production settings on the (migrated, empty) test database, with collected static files
+    result = _production(
+        _HEADERS_SCRIPT, SHOP_DB_NAME=connection.settings_dict["NAME"], STATIC_ROOT=str(production_static)
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
 
