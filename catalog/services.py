@@ -27,13 +27,21 @@ def _unique_slug(model, base: str, *, exclude_id: int | None = None) -> str:
     return slug
 
 
-def category_get_or_create_path(*, path: str) -> Category:
-    """"Home/Kitchen/Teapots" -> the leaf category, creating missing levels."""
+def category_get_or_create_path(*, path: str, path_zh: str = "") -> Category:
+    """"Home/Kitchen/Teapots" -> the leaf category, creating missing levels. ``path_zh`` ("家居/厨房/茶壶") gives
+    the levels their Chinese names where they have none yet."""
     parent = None
-    for name in [part.strip() for part in path.split("/") if part.strip()]:
+    names_zh = [part.strip() for part in path_zh.split("/")] if path_zh else []
+    for level, name in enumerate([part.strip() for part in path.split("/") if part.strip()]):
+        name_zh = names_zh[level] if level < len(names_zh) else ""
         category = Category.objects.filter(parent=parent, name=name).first()
         if category is None:
-            category = Category.objects.create(parent=parent, name=name, slug=_unique_slug(Category, name))
+            category = Category.objects.create(
+                parent=parent, name=name, name_zh=name_zh, slug=_unique_slug(Category, name)
+            )
+        elif name_zh and not category.name_zh:
+            Category.objects.filter(id=category.id).update(name_zh=name_zh)
+            category.name_zh = name_zh
         parent = category
     if parent is None:
         raise ValueError("a category path needs at least one name")

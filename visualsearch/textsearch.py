@@ -50,9 +50,12 @@ def _fulltext_words(parsed: ParsedQuery) -> str:
 
 def products_for_text(
     *, text: str, filters: SearchFilters = SearchFilters(), limit: int = 200, model_key: str | None = None,
-    in_stock: bool = False,
+    in_stock: bool = False, use_pictures: bool = True,
 ) -> TextSearchResult:
-    """Products for the header box and ``GET /api/v1/search``: best first, one SQL query."""
+    """Products for the header box and ``GET /api/v1/search``: best first, one SQL query.
+
+    ``use_pictures=False`` leaves the concepts out: full text alone, the baseline the evaluation compares with.
+    """
     model_key = model_key or active_model_key()
     parsed = query_parse(text)
     words = _fulltext_words(parsed)
@@ -60,7 +63,7 @@ def products_for_text(
     hits = querysets.products_text_ranked(
         tsquery=querysets.words_tsquery(words) if words else None,
         trigrams=trigrams(words),
-        concepts=parsed.concepts,
+        concepts=parsed.concepts if use_pictures else {},
         model_key=model_key,
         filters=querysets.ProductFilters(
             category_ids=_category_ids(filters),

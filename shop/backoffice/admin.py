@@ -3,15 +3,18 @@ thumbnails, and each picture's embedding status (catalogue + visual search). Cat
 
 from django.contrib import admin, messages
 from django.db import transaction
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from catalog import services
 from catalog.models import Product, ProductImage, ProductImageKind
+from visualsearch.categories import product_category_suggestions
 from visualsearch.selectors import embedding_status_for_images
 from visualsearch.services import embeddings_requeue, product_image_add
 
 from .forms import ProductImageAdminForm
 
+SUGGESTION_APPLY_SHARE = 0.5
+"""The bulk action moves a product only when at least half the neighbours' vote agrees on one category."""
 STATUS_COLOURS = {"ready": "#1a7f37", "pending": "#9a6700", "failed": "#cf222e"}
 
 
@@ -66,6 +69,32 @@ class ProductAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     inlines = [ProductImageInline]
     list_select_related = ["category"]
+    readonly_fields = ["category_suggestion"]
+    actions = ["category_apply_suggested"]
+
+    @admin.display(description="Category from the pictures")
+    def category_suggestion(self, obj):
+        """What the product's pictures say its category is (its nearest catalogue pictures' vote): a check on
+        the chosen category, and the way to file products imported as "Uncategorised"."""
+        suggestions = product_category_suggestions(product=obj) if obj.pk else []
+        if not suggestions:
+            return "— (once a picture has its vector)"
+        return format_html_join(
+            ", ", "{} ({}%)", ((s.category.name, round(100 * s.score)) for s in suggestions)
+        )
+
+    @admin.action(description="Move to the category the pictures suggest (when at least half the vote agrees)")
+    def category_apply_suggested(self, request, queryset):
+        moved = skipped = 0
+        for product in queryset.select_related("category"):
+            suggestions = product_category_suggestions(product=product, limit=1)
+            if not suggestions or suggestions[0].score < SUGGESTION_APPLY_SHARE:
+                skipped += 1
+                continue
+            if suggestions[0].category.id != product.category_id:
+                services.product_update(product=product, category=suggestions[0].category)
+                moved += 1
+        self.message_user(request, f"{moved} product(s) moved; {skipped} left where they are (no clear suggestion).")
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         response = super().changeform_view(request, object_id, form_url, extra_context)

@@ -1,4 +1,5 @@
-"""Catalogue import from a folder of images with an optional CSV: sku,name,category,price,description,image.
+"""Catalogue import from a folder of images with an optional CSV: sku,name,category,price,description,image
+(optional columns: stock, and the Chinese text name_zh, description_zh, category_zh as a path like 时尚/鞋).
 
 Rows sharing a sku add several images to one product. Without a CSV every image becomes a product named after
 its file, in a category named after its folder. Running the same import twice changes nothing: products are
@@ -33,6 +34,9 @@ class ImportRow:
     description: str
     image: Path
     stock_quantity: int = 0
+    name_zh: str = ""
+    description_zh: str = ""
+    category_zh: str = ""
 
 
 @dataclass
@@ -78,6 +82,9 @@ def rows_from_csv(csv_path: Path, folder: Path) -> Iterator[ImportRow | str]:
                 description=(record.get("description") or "").strip(),
                 image=folder / (record["image"] or "").strip(),
                 stock_quantity=int(stock) if stock.isdigit() else 10,
+                name_zh=(record.get("name_zh") or "").strip(),
+                description_zh=(record.get("description_zh") or "").strip(),
+                category_zh=(record.get("category_zh") or "").strip(),
             )
 
 
@@ -122,7 +129,7 @@ def _import_row(row: ImportRow, report: ImportReport, *, first_of_sku: bool) -> 
         return
     try:
         with transaction.atomic():  # a row whose photo is refused leaves no product behind
-            category = category_get_or_create_path(path=row.category)
+            category = category_get_or_create_path(path=row.category, path_zh=row.category_zh)
             product, created = product_upsert_by_sku(
                 data=ProductData(
                     sku=row.sku,
@@ -131,6 +138,8 @@ def _import_row(row: ImportRow, report: ImportReport, *, first_of_sku: bool) -> 
                     price=row.price,
                     description=row.description,
                     stock_quantity=row.stock_quantity,
+                    name_zh=row.name_zh,
+                    description_zh=row.description_zh,
                 )
             )
             image, added = product_image_add(product=product, data=data, alt_text=row.name, enqueue=False)

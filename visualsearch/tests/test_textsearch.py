@@ -174,3 +174,23 @@ def test_image_search_api_takes_words_and_a_colour(client, catalogue):
     ).json()
     assert [r["name"] for r in body["results"]][0] == "Green Apple"
     assert all("green" in r["colours"] for r in body["results"])
+
+
+def test_a_picture_suggests_its_category_from_the_catalogue(client, catalogue):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from visualsearch.categories import product_category_suggestions
+
+    # the high heel, left out of the vote, is among shoes: its neighbours say so
+    suggestions = product_category_suggestions(product=catalogue["High Heel"])
+    assert suggestions[0].category.name == "Shoes" and suggestions[0].score > 0.4
+    assert abs(sum(s.score for s in suggestions) - 1.0) < 0.01 or len(suggestions) == 3
+
+    photo = query_copy(demo_asset_bytes("1f97e.webp"))  # a hiking boot
+    body = client.post(
+        "/api/v1/categories/suggest", {"image": SimpleUploadedFile("q.jpg", photo, content_type="image/jpeg")}
+    ).json()
+    assert body["suggestions"][0]["slug"] == catalogue["Hiking Boot"].category.slug
+    assert body["model_key"] == "effnet-lite1-avg-240"
+    refused = client.post("/api/v1/categories/suggest", {"image": SimpleUploadedFile("q.jpg", b"not a photo")})
+    assert refused.status_code == 400

@@ -9,6 +9,7 @@ from conftest import media_files, photo_bytes
 from visualsearch.models import ImageEmbedding
 
 from catalog.tests.factories import CategoryFactory, ProductFactory
+from visualsearch.tests.fixtures import catalogue  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -72,3 +73,26 @@ def test_admin_requeue_action(admin_client):
     assert "1 image(s) queued for embedding" in response.content.decode()
     row = ImageEmbedding.objects.get(image=image)
     assert (row.status, row.attempts, row.error) == ("pending", 0, "")
+
+
+def test_admin_shows_the_category_the_pictures_suggest_and_moves_products_to_it(admin_client, catalogue):
+    from catalog.services import category_get_or_create_path, product_update
+
+    boot = catalogue["Hiking Boot"]
+    shoes = boot.category
+    product_update(product=boot, category=category_get_or_create_path(path="Uncategorised"))
+
+    page = admin_client.get(f"/admin/catalog/product/{boot.id}/change/").content.decode()
+    assert "Category from the pictures" in page and "Shoes (" in page
+
+    response = admin_client.post(
+        "/admin/catalog/product/",
+        {"action": "category_apply_suggested", "_selected_action": [boot.id, catalogue["Guitar"].id]},
+    )
+    assert response.status_code == 302
+    boot.refresh_from_db()
+    assert boot.category == shoes
+    # the guitar is the shop's only instrument: no category wins half its neighbours' vote, so it stays
+    guitar = Product.objects.select_related("category").get(id=catalogue["Guitar"].id)
+    assert guitar.category.name == "Music"
+    assert "1 product(s) moved; 1 left where they are" in admin_client.get("/admin/catalog/product/").content.decode()

@@ -14,6 +14,7 @@ urlpatterns = [
     path("images/<int:image_id>/near-duplicates", search.ImageNearDuplicatesApi.as_view(), name="image-near-duplicates"),
     # catalogue
     path("categories", catalog.CategoryListApi.as_view(), name="category-list"),
+    path("categories/suggest", search.CategorySuggestApi.as_view(), name="category-suggest"),
     path("products", operations_view(get=catalog.ProductListApi, post=catalog.ProductCreateApi), name="product-list"),
     path("products/bulk", catalog.ProductBulkCreateApi.as_view(), name="product-bulk-create"),
     path(

@@ -200,3 +200,20 @@ class TextSearchOutputSerializer(serializers.Serializer):
     model_key = serializers.CharField()
     query = ParsedQueryOutputSerializer()
     results = TextMatchOutputSerializer(many=True)
+
+
+class CategorySuggestInputSerializer(serializers.Serializer):
+    image = serializers.FileField(help_text="The product's photo: JPEG, PNG, WebP, HEIC or AVIF, at most 25 MB")
+    limit = serializers.IntegerField(min_value=1, max_value=10, default=3)
+
+
+class CategorySuggestionOutputSerializer(serializers.Serializer):
+    slug = serializers.CharField(source="category.slug")
+    name = serializers.CharField(source="category.name")
+    name_zh = serializers.CharField(source="category.name_zh")
+    score = serializers.FloatField(help_text="the category's share of the nearest catalogue pictures' vote (0-1)")
+
+
+class CategorySuggestOutputSerializer(serializers.Serializer):
+    model_key = serializers.CharField()
+    suggestions = CategorySuggestionOutputSerializer(many=True)

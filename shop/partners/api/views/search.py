@@ -19,11 +19,14 @@ from visualsearch.selectors import (
     photo_query,
     products_near_photo,
 )
+from visualsearch.categories import category_suggestions
 from visualsearch.statistics import query_vector_observe
 from visualsearch.textsearch import photo_refined_by_words, products_for_text
 
 from ...selectors import products_visible_to
 from ..serializers.search import (
+    CategorySuggestInputSerializer,
+    CategorySuggestOutputSerializer,
     NearDuplicatesInputSerializer,
     NearDuplicatesOutputSerializer,
     SearchByImageInputSerializer,
@@ -142,6 +145,28 @@ class SearchByTextApi(APIView):
             },
             context={"request": request},
         )
+        return Response(out.data)
+
+
+class CategorySuggestApi(APIView):
+    """The likeliest categories for a product photo, from the shop's own catalogue: its nearest catalogue
+    pictures vote for their categories. For filing a new product; the photo is not kept."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        tags=[TAG],
+        request={"multipart/form-data": CategorySuggestInputSerializer},
+        responses={200: CategorySuggestOutputSerializer, **ERRORS},
+    )
+    def post(self, request):
+        params = CategorySuggestInputSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        query = photo_query(params.validated_data["image"].read(), find_objects=False)
+        suggestions = category_suggestions(
+            vector=query.vector, model_key=query.model_key, limit=params.validated_data["limit"]
+        )
+        out = CategorySuggestOutputSerializer({"model_key": query.model_key, "suggestions": suggestions})
         return Response(out.data)
 
 

@@ -35,6 +35,7 @@ def test_schema_lists_every_operation_the_key_scheme_and_every_error_code(client
     operations = {(path, method) for path, item in schema["paths"].items() for method in item}
     assert operations == {
         ("/api/v1/categories", "get"),
+        ("/api/v1/categories/suggest", "post"),
         ("/api/v1/products", "get"),
         ("/api/v1/products", "post"),
         ("/api/v1/products/bulk", "post"),
