@@ -6,6 +6,7 @@ from django.core.cache import cache
 from catalog.models import Product, ProductImage
 from visualsearch.selectors import (
     ProductMatch,
+    SearchFilters,
     active_model_key_recent,
     products_near_products,
     products_similar_to_product,
@@ -44,6 +45,17 @@ def similar_items(*, product: Product, limit: int = SIMILAR_ITEMS) -> list[Produ
         for image_id, similarity, close in ranking
         if image_id in images
     ]
+
+
+def similar_in_other_colours(*, product: Product, limit: int = 6) -> list[ProductMatch]:
+    """"Similar, in another colour": the nearest products whose matching picture lacks this product's main colour
+    (its first picture's largest colour). Empty until that colour is measured."""
+    first = product.images.listed().filter(colour_keys__isnull=False).order_by("position", "id").first()
+    if first is None or not first.colour_keys:
+        return []
+    return products_similar_to_product(
+        product=product, limit=limit, filters=SearchFilters(colours_excluded=(first.colour_keys[0],))
+    )
 
 
 def viewed_product_ids(session) -> list[int]:

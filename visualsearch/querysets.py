@@ -78,6 +78,7 @@ def knn_images(
     query_mean: np.ndarray | None = None,
     catalogue_mean: np.ndarray | None = None,
     colours: tuple[str, ...] = (),
+    colours_excluded: tuple[str, ...] = (),
     tsquery: tuple[str, list[object]] | None = None,
 ) -> list[ImageHit]:
     """The ``limit`` nearest catalogue images by cosine distance, filters applied inside the index scan.
@@ -113,6 +114,9 @@ def knn_images(
         # The matching picture itself has the colour: "a red one" finds the red variant's picture.
         where.append("i.colour_keys && %s::varchar[]")
         params.append(list(colours))
+    if colours_excluded:
+        where.append("i.colour_keys IS NOT NULL AND NOT (i.colour_keys && %s::varchar[])")
+        params.append(list(colours_excluded))
     if tsquery is not None:
         where.append(f"p.search_vector @@ ({tsquery[0]})")
         params.extend(tsquery[1])

@@ -73,6 +73,8 @@ class SearchFilters:
     """Palette keys (``visualsearch.colours``): the matching picture must have one of them."""
     words: str = ""
     """Words the products must match (full text, both languages), applied inside the k-NN query."""
+    colours_excluded: tuple[str, ...] = ()
+    """Palette keys the matching picture must not have ("similar, in another colour")."""
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,7 @@ def products_near_vector(
         min_price=filters.min_price,
         max_price=filters.max_price,
         colours=filters.colours,
+        colours_excluded=filters.colours_excluded,
         tsquery=querysets.words_tsquery(filters.words) if filters.words.strip() else None,
         exclude_product_id=exclude_product_id,
         ef_search=settings.VISUALSEARCH_EF_SEARCH,
@@ -292,7 +295,7 @@ def photo_embed(data: bytes, *, model_key: str | None = None, crop: CropBox | No
 
 
 def products_similar_to_product(
-    *, product: Product, limit: int = 8, model_key: str | None = None
+    *, product: Product, limit: int = 8, model_key: str | None = None, filters: SearchFilters = SearchFilters()
 ) -> list[ProductMatch]:
     """Visually similar published products, from the vector of the product's first embedded image.
 
@@ -312,6 +315,7 @@ def products_similar_to_product(
     return products_near_vector(
         vector=np.asarray(row, dtype=np.float32),
         model_key=model_key,
+        filters=filters,
         limit=limit,
         exclude_product_id=product.id,
         centring=catalogue_centring(model_key),

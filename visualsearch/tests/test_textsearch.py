@@ -194,3 +194,11 @@ def test_a_picture_suggests_its_category_from_the_catalogue(client, catalogue):
     assert body["model_key"] == "effnet-lite1-avg-240"
     refused = client.post("/api/v1/categories/suggest", {"image": SimpleUploadedFile("q.jpg", b"not a photo")})
     assert refused.status_code == 400
+
+
+def test_similar_in_another_colour_leaves_out_the_products_own_colour(catalogue):
+    from recommendations.selectors import similar_in_other_colours
+
+    others = similar_in_other_colours(product=catalogue["Red Apple"], limit=3)
+    assert others[0].product.name == "Green Apple"
+    assert all("red" not in m.image.colour_keys for m in others)

@@ -33,6 +33,7 @@ from visualsearch.textsearch import products_for_text
 
 QUERIES = Path(__file__).resolve().parents[2] / "eval" / "demo_text_queries.tsv"
 EVAL_DIR = Path(settings.BASE_DIR).parent / "shared" / "eval"
+COLOURS = QUERIES.with_name("demo_colours.tsv")
 K = 10
 
 
@@ -57,11 +58,19 @@ class Command(BaseCommand):
         parser.add_argument("--model", default=None, help="model key (default: the shop's)")
         parser.add_argument("--json", type=Path, help="write the figures to this file")
         parser.add_argument("--in-place", action="store_true", help="use the current database as it is (tests)")
+        parser.add_argument("--colours", type=Path, nargs="?", const=COLOURS, default=None,
+                            help="only: main-colour agreement with a hand-labelled set (no database needed)")
         parser.add_argument("--categories", action="store_true",
                             help="also: category prediction, leave-one-out over the catalogue (top-1 accuracy)")
 
     def handle(self, *args, **options):
         model_key = options["model"] or settings.VISUALSEARCH_MODEL
+        if options["colours"]:
+            figures = self._colour_agreement(options["colours"], options["assets"], options["eval_dir"])
+            if options["json"]:
+                options["json"].write_text(json.dumps(figures, indent=2, ensure_ascii=False))
+            self.stdout.write(json.dumps({k: v for k, v in figures.items() if k != "per_picture"}, indent=2) + "\n")
+            return
 
         def run() -> dict:
             if options["grocery"]:
@@ -119,6 +128,31 @@ class Command(BaseCommand):
             counts[entry["language"]] += 1
         return {"set": str(queries_path.name), "model_key": model_key, "queries": dict(counts), **summary,
                 "per_query": per_query}
+
+    # --- colours against a hand-labelled set ---------------------------------------------------------------------
+    def _colour_agreement(self, labels: Path, assets: Path, eval_dir: Path) -> dict:
+        """Each labelled picture goes through the intake and the worker's colour step; right when the measured
+        main colour is (one of) the label's."""
+        from visualsearch.colours import picture_colours
+        from visualsearch.intake import image_intake, stored_image_open
+        from visualsearch.services import _object_mask
+
+        roots = {"demo": assets, "grocery": eval_dir / "grocery"}
+        per_picture, right = [], defaultdict(lambda: [0, 0])
+        with labels.open(encoding="utf-8") as handle:
+            for row in csv.DictReader(handle, delimiter="\t"):
+                source, _, path = row["picture"].partition(":")
+                picture = stored_image_open(image_intake((roots[source] / path).read_bytes()).jpeg)
+                found = picture_colours(picture, object_mask=_object_mask)
+                measured = found[0].key if found else None
+                ok = measured in set(row["main_colour"].split("|"))
+                for group in (source, "all"):
+                    right[group][0] += ok
+                    right[group][1] += 1
+                per_picture.append({"picture": row["picture"], "label": row["main_colour"], "measured": measured,
+                                    "colours": [c.key for c in found], "right": ok})
+        return {"set": labels.name, "main_colour_right": {g: round(r / n, 3) for g, (r, n) in right.items()},
+                "pictures": {g: n for g, (_, n) in right.items()}, "per_picture": per_picture}
 
     # --- category prediction, leave-one-out ---------------------------------------------------------------------
     def _categories(self, model_key: str) -> dict:
