@@ -130,7 +130,7 @@
   function filterParams() {
     const data = new FormData(form);
     const params = new URLSearchParams();
-    ["category", "min_price", "max_price", "words"].forEach(function (k) {
+    ["category", "min_price", "max_price", "color", "words"].forEach(function (k) {
       const v = (data.get(k) || "").toString().trim();
       if (v) params.set(k, v);
     });
