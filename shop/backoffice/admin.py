@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils.html import format_html
 
 from catalog import services
+from catalog.admin import CategoryTreeFormMixin, CategoryTreeListFilter
 from catalog.models import Product, ProductImage, ProductImageKind
 from visualsearch.selectors import embedding_status_for_images
 from visualsearch.services import embeddings_requeue, product_image_add
@@ -59,9 +60,9 @@ class ProductImageInline(admin.TabularInline):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(CategoryTreeFormMixin, admin.ModelAdmin):
     list_display = ["name", "sku", "category", "price", "stock_quantity", "is_published", "created_at"]
-    list_filter = ["is_published", "category"]
+    list_filter = ["is_published", ("category", CategoryTreeListFilter)]
     search_fields = ["name", "sku", "description"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [ProductImageInline]

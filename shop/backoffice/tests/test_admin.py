@@ -72,3 +72,23 @@ def test_admin_requeue_action(admin_client):
     assert "1 image(s) queued for embedding" in response.content.decode()
     row = ImageEmbedding.objects.get(image=image)
     assert (row.status, row.attempts, row.error) == ("pending", 0, "")
+
+
+def test_admin_category_menu_and_filter_list_the_tree(admin_client):
+    home = CategoryFactory(name="Home & Living", slug="home-living")
+    CategoryFactory(name="Kitchen", slug="kitchen", parent=home)
+    CategoryFactory(name="Garden", slug="garden", parent=home)
+    CategoryFactory(name="Books", slug="books")
+    indent = "\u00a0" * 4
+
+    form = admin_client.get("/admin/catalog/product/add/").content.decode()
+    menu = form[form.index('name="category"'):form.index("</select>", form.index('name="category"'))]
+    listing = admin_client.get("/admin/catalog/product/").content.decode()
+
+    assert re.findall(r">([^<]+)</option>", menu) == [
+        "---------", "Books", "Home &amp; Living", indent + "Garden", indent + "Kitchen"
+    ]
+    by_category = listing[listing.index("By category"):]
+    assert [name for name in ("Books", "Home &amp; Living", indent + "Garden", indent + "Kitchen")
+            if name in by_category] == ["Books", "Home &amp; Living", indent + "Garden", indent + "Kitchen"]
+    assert by_category.index("Books") < by_category.index("Home &amp;") < by_category.index(indent + "Garden")
