@@ -1,9 +1,8 @@
 import math
-from decimal import Decimal
 
 from rest_framework import serializers
 
-from .catalog import CategorySlugField
+from .catalog import CategorySlugField, PriceField
 
 CROP_HELP = (
     "crop box in fractions (0-1) of the photo's width and height, after EXIF rotation: send all four of "
@@ -23,9 +22,9 @@ class FiniteFloatField(serializers.FloatField):
 
 class SearchByImageInputSerializer(serializers.Serializer):
     image = serializers.FileField(help_text="The photo: JPEG, PNG, WebP, HEIC or AVIF, at most 25 MB")
-    category = CategorySlugField(required=False, help_text="category slug (and its subcategories)")
-    min_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
-    max_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
+    category = CategorySlugField(required=False, help_text="category slug, any letter case (and its subcategories)")
+    min_price = PriceField(required=False)
+    max_price = PriceField(required=False)
     limit = serializers.IntegerField(min_value=1, max_value=100, default=24)
     crop_x = FiniteFloatField(min_value=0, max_value=1, required=False, help_text="left edge; " + CROP_HELP)
     crop_y = FiniteFloatField(min_value=0, max_value=1, required=False, help_text="top edge")
