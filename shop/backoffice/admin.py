@@ -4,6 +4,7 @@ thumbnails, and each picture's embedding status (catalogue + visual search). Cat
 from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
 
 from catalog import services
 from catalog.admin import CategoryTreeFormMixin, CategoryTreeListFilter
@@ -29,7 +30,7 @@ def _status_html(image: ProductImage) -> str:
             '<span style="color:{}" title="{}">failed: {}</span>', STATUS_COLOURS["failed"], row.error, row.error[:120]
         )
     if row.status == "pending" and row.attempts:
-        text = f"pending (attempt {row.attempts})"
+        text = gettext("pending (attempt %(n)s)") % {"n": row.attempts}
     return format_html('<span style="color:{}">{}</span>', STATUS_COLOURS[row.status], text)
 
 
@@ -146,4 +147,5 @@ class ProductImageAdmin(admin.ModelAdmin):
     @admin.action(description="Compute the embedding again")
     def requeue_embedding(self, request, queryset):
         count = embeddings_requeue(image_ids=list(queryset.values_list("id", flat=True)))
-        self.message_user(request, f"{count} image(s) queued for embedding.", messages.SUCCESS)
+        text = ngettext("%(count)s image queued for embedding.", "%(count)s images queued for embedding.", count)
+        self.message_user(request, text % {"count": count}, messages.SUCCESS)

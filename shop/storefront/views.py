@@ -19,6 +19,7 @@ from catalog.selectors import category_ancestors, category_by_slug
 from recommendations.selectors import inspired_by_views, similar_items
 from recommendations.services import product_view_record
 from visualsearch.errors import ErrorCode, ImageRejected, MESSAGES
+from visualsearch.intake import ALLOWED_MEDIA_TYPES
 from visualsearch.querycache import query_vector_recall, query_vector_remember
 from visualsearch.selectors import SearchFilters, photo_query, products_near_photo
 from visualsearch.statistics import query_vector_observe
@@ -125,7 +126,7 @@ def photo_search(request: HttpRequest) -> HttpResponse:
     (one history entry per search); GET with ``q`` re-runs the search with other filters, no upload needed."""
     data = request.POST if request.method == "POST" else request.GET
     form = PhotoSearchForm(data, request.FILES or None)
-    context = {"form": form, "results": None, "error": None}
+    context = {"form": form, "results": None, "error": None, "accepted_types": " ".join(ALLOWED_MEDIA_TYPES)}
     if not form.is_valid():
         if request.method == "POST" or data:
             context["error"] = _form_errors_text(form)
@@ -182,7 +183,7 @@ def photo_search(request: HttpRequest) -> HttpResponse:
         context["results"] = matches[:PAGE_SIZE]
         context["query_id"] = query_id
     except ImageRejected as error:
-        context["error"] = _(error.message)
+        context["error"] = error.message_in(_)  # translated first, then "25 MB" put in
         return render(request, "shop/photo_search.html", context, status=400)
     except DatabaseError:
         context["error"] = _(MESSAGES[ErrorCode.SEARCH_UNAVAILABLE])

@@ -69,7 +69,7 @@ def test_admin_requeue_action(admin_client):
         "/admin/catalog/productimage/", {"action": "requeue_embedding", "_selected_action": [image.id]}, follow=True
     )
 
-    assert "1 image(s) queued for embedding" in response.content.decode()
+    assert "1 image queued for embedding." in response.content.decode()
     row = ImageEmbedding.objects.get(image=image)
     assert (row.status, row.attempts, row.error) == ("pending", 0, "")
 
@@ -92,3 +92,15 @@ def test_admin_category_menu_and_filter_list_the_tree(admin_client):
     assert [name for name in ("Books", "Home &amp; Living", indent + "Garden", indent + "Kitchen")
             if name in by_category] == ["Books", "Home &amp; Living", indent + "Garden", indent + "Kitchen"]
     assert by_category.index("Books") < by_category.index("Home &amp;") < by_category.index(indent + "Garden")
+
+
+def test_admin_explains_a_too_large_photo_in_the_staff_members_language(admin_client, settings, _media_root):
+    settings.VISUALSEARCH_MAX_UPLOAD_BYTES = 1024 * 1024
+    admin_client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/admin/"})
+    upload = SimpleUploadedFile("lamp.jpg", b"\xff\xd8\xff" + b"0" * (2 * 1024 * 1024), content_type="image/jpeg")
+
+    response = admin_client.post("/admin/catalog/product/add/", _add_form(CategoryFactory(), upload))
+
+    assert response.status_code == 400
+    assert "文件过大（最大 1 MB）。" in response.content.decode()
+    assert Product.objects.count() == 0 and media_files(_media_root) == []
