@@ -142,3 +142,26 @@ def test_the_no_results_line_spans_the_grid(chromium, live_server, catalogue, si
     assert re.sub(r"\s+", " ", page.locator(".crumbs").inner_text()) == "Home / Home / Kitchen / Teapot"
     _viewport_shot(page, f"review-{size[0]}-product")
     context.close()
+
+
+@pytest.mark.parametrize("size", [(1366, 900), (390, 844)])
+def test_a_wrong_price_and_a_product_without_pictures_as_a_shopper_sees_them(chromium, live_server, catalogue, size):
+    from catalog.tests.factories import ProductFactory
+
+    context = chromium.new_context(viewport={"width": size[0], "height": size[1]}, base_url=live_server.url)
+    page = context.new_page()
+    kitchen = catalogue["Teapot"].category
+    bare = ProductFactory(name="Enamel Kettle", category=kitchen)
+
+    page.goto(kitchen.get_absolute_url() + "?min_price=abc")
+    assert page.locator(".listing-filters .error").inner_text() == (
+        "Min price: Enter the price as a number, for example 25 or 19.99."
+    )
+    assert page.locator(".card").count() == 2 and "Enamel Kettle" not in page.locator(".grid").inner_text()
+    _viewport_shot(page, f"review-{size[0]}-wrong-price")
+
+    page.goto(bare.get_absolute_url())
+    assert page.locator(".gallery-main.empty").inner_text() == "No picture yet"
+    assert page.locator("#similar-title").count() == 0
+    _viewport_shot(page, f"review-{size[0]}-no-picture")
+    context.close()
