@@ -148,3 +148,10 @@ def test_the_page_re_encodes_only_the_types_the_intake_accepts(client, db):
     assert set(ALLOWED_MEDIA_TYPES.values()) <= set(ALLOWED_FORMATS)
     assert f'data-accepted-types="{" ".join(ALLOWED_MEDIA_TYPES)}"' in page
     assert "image/gif" not in ALLOWED_MEDIA_TYPES and "GIF" not in ALLOWED_FORMATS
+
+
+def test_photo_search_with_a_price_that_is_not_a_number_says_which_box(client, db):
+    response = client.get("/search/photo/?q=some-query&min_price=abc")
+
+    assert response.status_code == 400
+    assert response.context["error"] == "Min price: Enter the price as a number, for example 25 or 19.99."
