@@ -111,13 +111,16 @@ DEPARTMENTS: dict[str, list[tuple[str, str, str]]] = {
     "Tools/Hand Tools": [
         ("🔨", "Claw Hammer", "16.90"), ("🪓", "Splitting Axe", "44.90"), ("⛏", "Pickaxe", "39.90"),
         ("⚒", "Geologist's Hammer Set", "49.90"), ("🛠", "Household Tool Set", "34.90"),
-        ("🔧", "Adjustable Wrench", "14.90"), ("🪛", "Precision Screwdriver", "6.90"),
-        ("🔩", "Nuts and Bolts Assortment", "9.90"), ("⚙", "Steel Spur Gear", "7.90"), ("🗜", "Bench Vice", "49.00"),
-        ("⚖", "Brass Balance Scale", "39.90"), ("🔗", "Chain Quick Links, 4 Pack", "4.90"),
-        ("⛓", "Steel Chain, 5 m", "24.90"), ("🪝", "Steel Hooks, 5 Pack", "6.90"), ("🧰", "Metal Toolbox", "34.90"),
-        ("🧲", "Horseshoe Magnet", "8.90"), ("🪜", "Aluminium Step Ladder", "79.00"),
-        ("✂", "All-Purpose Scissors", "9.90"), ("🔑", "Brass Key Blanks, 2 Pack", "4.90"),
-        ("🗝", "Antique-Style Key", "9.90"), ("🔒", "Brass Padlock", "12.90"), ("🔓", "Combination Padlock", "14.90"),
+        ("🔧", "Adjustable Wrench", "14.90"), ("🪛", "Precision Screwdriver", "6.90"), ("🗜", "Bench Vice", "49.00"),
+        ("⚖", "Brass Balance Scale", "39.90"), ("🧰", "Metal Toolbox", "34.90"),
+        ("🪜", "Aluminium Step Ladder", "79.00"), ("✂", "All-Purpose Scissors", "9.90"),
+    ],
+    "Tools/Hardware": [
+        ("🔩", "Nuts and Bolts Assortment", "9.90"), ("⚙", "Steel Spur Gear", "7.90"),
+        ("🔗", "Chain Quick Links, 4 Pack", "4.90"), ("⛓", "Steel Chain, 5 m", "24.90"),
+        ("🪝", "Steel Hooks, 5 Pack", "6.90"), ("🧲", "Horseshoe Magnet", "8.90"),
+        ("🔑", "Brass Key Blanks, 2 Pack", "4.90"), ("🗝", "Antique-Style Key", "9.90"),
+        ("🔒", "Brass Padlock", "12.90"), ("🔓", "Combination Padlock", "14.90"),
     ],
     "Science & Health": [
         ("🧪", "Glass Test Tubes, 12 Pack", "12.90"), ("🧫", "Petri Dishes, 20 Pack", "14.90"),
@@ -269,6 +272,11 @@ DESCRIPTIONS: dict[str, tuple[str, str, str]] = {
         "Hardened steel and a comfortable grip, built for real work. Lifetime guarantee.",
         "Precise, solid and ready for the workshop or the kitchen drawer.",
         "Made to professional standards at a price for home use.",
+    ),
+    "Tools/Hardware": (
+        "Zinc-plated against rust, for indoor and outdoor use.",
+        "Sold in the quantities a job really needs, with spares.",
+        "Tested for load and wear to the relevant EN standard.",
     ),
     "Science & Health": (
         "Laboratory quality, for schools, hobbyists and curious minds.",
