@@ -3,8 +3,8 @@ concepts look like real ones, searched by English, Chinese, typo and concept-onl
 
     SHOP_VAR_DIR=var-bench nice -n 10 .venv/bin/python bench/text_search.py --products 100000
 
-Rows are written in bulk with the shop's own search-document code (``catalog.services.search_document_refresh``
-is per product and too slow for 100k, so the same SQL expression runs set-wise here). The pictures' concepts are
+Rows are written in bulk with the same SQL expressions as ``catalog.services.search_document_refresh`` (which
+works per product, too slow for 100k) and the worker's own concept columns. The pictures' concepts are
 drawn like the demo catalogue's: a few likely ImageNet classes per picture, 32 kept. Vectors are tiny (8-d) under
 a bench-only model key: the text search never reads them. Prints p50/p95 per query kind, with EXPLAIN's
 index use for one query of each.
@@ -35,10 +35,13 @@ QUERIES = {
 
 def populate(n: int, model_key: str) -> None:
     from django.db import connection
-    from pgvector import SparseVector
+
+    from catalog.models import Product
+    from visualsearch.services import _concept_columns
 
     from catalog.services import category_get_or_create_path
-    from catalog.text import chinese_index_tokens, trigrams
+    from catalog.models import CatalogueWord
+    from catalog.text import chinese_index_tokens, name_words, trigrams
 
     rng = random.Random(7)
     category = category_get_or_create_path(path="Bench/Things", path_zh="基准/物品")
@@ -48,16 +51,16 @@ def populate(n: int, model_key: str) -> None:
             for i in range(start, min(n, start + 5000)):
                 en = " ".join(rng.sample(WORDS, 3)).title()
                 zh = "".join(rng.sample(CHINESE, 2))
-                rows.append((f"B{i:07d}", en, zh, f"b{i:07d}", f"{en}. Made to last.", trigrams(en),
+                rows.append((f"B{i:07d}", en, zh, f"b{i:07d}", f"{en}. Made to last.",
                              " ".join(chinese_index_tokens(zh))))
             cursor.executemany(
                 """INSERT INTO catalog_product (sku, name, name_zh, slug, description, description_zh, price, currency,
-                       stock_quantity, is_published, category_id, created_at, updated_at, name_trigrams, search_vector)
-                   VALUES (%s, %s, %s, %s, %s, '', 10, 'EUR', 5, true, %s, now(), now(), %s,
+                       stock_quantity, is_published, category_id, created_at, updated_at, search_vector)
+                   VALUES (%s, %s, %s, %s, %s, '', 10, 'EUR', 5, true, %s, now(), now(),
                        setweight(to_tsvector('english', %s), 'A') || setweight(to_tsvector('simple', %s), 'A')
                        || setweight(to_tsvector('english', %s), 'B'))""",
-                [(sku, en, zh, slug, desc, category.id, tri, en, zh_tokens, desc)
-                 for sku, en, zh, slug, desc, tri, zh_tokens in rows],
+                [(sku, en, zh, slug, desc, category.id, en, zh_tokens, desc)
+                 for sku, en, zh, slug, desc, zh_tokens in rows],
             )
             cursor.execute(
                 """INSERT INTO catalog_productimage (product_id, kind, position, alt_text, image, thumbnail, width, height,
@@ -77,7 +80,8 @@ def populate(n: int, model_key: str) -> None:
                 found = {c: p for c, p in zip(main, (0.4, 0.15, 0.05))}
                 while len(found) < 32:
                     found.setdefault(rng.randrange(1000), round(rng.uniform(0.001, 0.01), 4))
-                embeddings.append((image_id, model_key, SparseVector(found, 1000).to_text(), sorted(found)))
+                columns = _concept_columns(found)  # what the worker stores
+                embeddings.append((image_id, model_key, columns["concepts"].to_text(), columns["concept_ids"]))
             cursor.executemany(
                 """INSERT INTO visualsearch_imageembedding (image_id, model_key, status, vector, concepts, concept_ids,
                        error, attempts, created_at, updated_at)
@@ -85,6 +89,11 @@ def populate(n: int, model_key: str) -> None:
                 embeddings,
             )
             print(f"  {min(n, start + 5000)} products", flush=True)
+        words = {w for en in Product.objects.values_list("name", flat=True).iterator() for w in name_words(en)}
+        CatalogueWord.objects.bulk_create(
+            [CatalogueWord(word=w, trigrams=trigrams(w), trigram_count=len(trigrams(w))) for w in sorted(words)],
+            ignore_conflicts=True,
+        )
         cursor.execute("ANALYZE")
 
 

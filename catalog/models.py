@@ -55,15 +55,12 @@ class Product(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     search_vector = SearchVectorField(null=True, editable=False)
     """Names (A), descriptions (B) and category names (C) in both languages; see ``catalog.text``."""
-    name_trigrams = ArrayField(models.CharField(max_length=3), null=True, editable=False)
-    """The names' character trigrams: typo-tolerant matching ("sneakr") without the pg_trgm extension."""
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["is_published", "category", "price"]),
             GinIndex(fields=["search_vector"]),
-            GinIndex(fields=["name_trigrams"], name="catalog_product_trigrams"),
         ]
         constraints = [models.CheckConstraint(condition=models.Q(price__gte=0), name="product_price_not_negative")]
 
@@ -135,3 +132,18 @@ class ProductImage(models.Model):
 
     def __str__(self) -> str:
         return self.alt_text or f"{self.product.name} #{self.position}"
+
+
+class CatalogueWord(models.Model):
+    """A word of the catalogue's product names, with its trigrams: typo-tolerant search corrects a query's words
+    against this (small) vocabulary instead of comparing trigrams with every product (see ``catalog.text``)."""
+
+    word = models.CharField(max_length=64, unique=True)
+    trigrams = ArrayField(models.CharField(max_length=3))
+    trigram_count = models.PositiveSmallIntegerField()
+
+    class Meta:
+        indexes = [GinIndex(fields=["trigrams"], name="catalog_word_trigrams")]
+
+    def __str__(self) -> str:
+        return self.word

@@ -16,7 +16,7 @@ from django.utils.text import slugify
 
 from shop.outbox.services import event_record
 
-from .models import Category, Product, ProductImage, ProductImageKind
+from .models import CatalogueWord, Category, Product, ProductImage, ProductImageKind
 
 
 def _unique_slug(model, base: str, *, exclude_id: int | None = None) -> str:
@@ -63,7 +63,8 @@ class ProductData:
 
 
 def search_document_refresh(*, product_ids: list[int]) -> None:
-    """Rebuild the products' search vectors and name trigrams from their text in both languages.
+    """Rebuild the products' search vectors from their text in both languages, and add their names' words to the
+    vocabulary that typos are corrected against.
 
     English text goes through the ``english`` configuration (stems); Chinese is segmented here
     (``catalog.text``) and stored with the ``simple`` one. Category names count too (weight C): "shoes" finds
@@ -71,9 +72,14 @@ def search_document_refresh(*, product_ids: list[int]) -> None:
     """
     from django.db import connection
 
-    from .text import chinese_index_tokens, trigrams
+    from .text import chinese_index_tokens, name_words, trigrams
 
     products = Product.objects.filter(id__in=product_ids).select_related("category__parent__parent")
+    words = {word for product in products for word in name_words(product.name)}
+    CatalogueWord.objects.bulk_create(
+        [CatalogueWord(word=w, trigrams=trigrams(w), trigram_count=len(trigrams(w))) for w in sorted(words)],
+        ignore_conflicts=True,
+    )
     with connection.cursor() as cursor:
         for product in products:
             categories, category = [], product.category
@@ -86,8 +92,7 @@ def search_document_refresh(*, product_ids: list[int]) -> None:
                 """UPDATE catalog_product SET search_vector =
                        setweight(to_tsvector('english', %s), 'A') || setweight(to_tsvector('simple', %s), 'A')
                     || setweight(to_tsvector('english', %s), 'B') || setweight(to_tsvector('simple', %s), 'B')
-                    || setweight(to_tsvector('english', %s), 'C') || setweight(to_tsvector('simple', %s), 'C'),
-                       name_trigrams = %s
+                    || setweight(to_tsvector('english', %s), 'C') || setweight(to_tsvector('simple', %s), 'C')
                    WHERE id = %s""",
                 [
                     product.name,
@@ -96,7 +101,6 @@ def search_document_refresh(*, product_ids: list[int]) -> None:
                     " ".join(chinese_index_tokens(product.description_zh)),
                     category_en,
                     category_zh,
-                    trigrams(product.name),
                     product.id,
                 ],
             )

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
 
 from .models import ModelVersion, ModelVersionStatus
 from .selectors import active_model_key
@@ -64,8 +65,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if obj.status != ModelVersionStatus.AVAILABLE:
             return "-"
         c = model_version_coverage(key=obj.key)
-        return format_html('<progress max="1" value="{}"></progress> {} / {} ({} pending, {} failed)',
-                           c.fraction, c.ready, c.images, c.pending, c.failed)
+        text = gettext("%(ready)s / %(images)s (%(pending)s pending, %(failed)s failed)") % {
+            "ready": c.ready, "images": c.images, "pending": c.pending, "failed": c.failed}
+        return format_html('<progress max="1" value="{}"></progress> {}', c.fraction, text)
 
     @admin.display(description="Held-out R@1")
     def recall(self, obj: ModelVersion) -> str:
@@ -93,4 +95,5 @@ class ModelVersionAdmin(admin.ModelAdmin):
             except VersionError as error:
                 self.message_user(request, error.message, messages.ERROR)
             else:
-                self.message_user(request, f"{version.key}: {sent} images queued")
+                text = ngettext("%(key)s: %(count)s image queued", "%(key)s: %(count)s images queued", sent)
+                self.message_user(request, text % {"key": version.key, "count": sent})

@@ -24,6 +24,14 @@ import pillow_heif
 # (newer Android phones) Pillow 13 reads itself. MPO: phone JPEGs with a depth map.
 pillow_heif.register_heif_opener()
 ALLOWED_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "MPO": "JPEG", "HEIF": "HEIC", "AVIF": "AVIF"}
+# The same formats by the media type a browser gives a picked file. The search page shrinks a photo to a JPEG
+# before sending it, which would hide a GIF from the check above; it re-encodes only these types and sends any
+# other file as it is, so the intake's ALLOWED_FORMATS decide for the page as for the API.
+ALLOWED_MEDIA_TYPES = {
+    "image/jpeg": "JPEG", "image/pjpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP",
+    "image/heic": "HEIF", "image/heif": "HEIF", "image/heic-sequence": "HEIF", "image/heif-sequence": "HEIF",
+    "image/avif": "AVIF",
+}
 # ISO-BMFF brands of the HEIF family (HEIC, HEIF, AVIF): bytes 8-12 of the file, after "ftyp".
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
 

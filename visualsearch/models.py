@@ -28,8 +28,8 @@ class ImageEmbedding(models.Model):
     """The picture's likeliest ImageNet concepts with their probabilities, from the same forward pass as the
     vector (null for keys whose network has no classifier head). Text search ranks pictures by them."""
     concept_ids = ArrayField(models.SmallIntegerField(), null=True, blank=True)
-    """The indices stored in ``concepts``: a GIN index finds the pictures that show any of a query's concepts
-    without reading the other rows (and their 2.5 kB vectors)."""
+    """The indices of the concepts the picture shows with at least 1 % (``services.CONCEPT_INDEXED``): a GIN index
+    finds the pictures that show any of a query's concepts without reading the other rows (and their vectors)."""
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     enqueued_at = models.DateTimeField(null=True, blank=True)

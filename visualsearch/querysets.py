@@ -204,7 +204,7 @@ class TextHit:
     score: float
     """The fused score: sum over the lists that found the product of weight / (RRF_K + rank)."""
     by_words: bool
-    """Found by full text or by its name's trigrams."""
+    """Found by full text, or by the name words its typos were corrected to."""
     by_pictures: bool
     """Found because its pictures show the query's concepts."""
 
@@ -251,7 +251,7 @@ def products_text_ranked(
     typo_fallback_below: int = 3,
     relative_concept_score: float = 0.0,
 ) -> list[TextHit]:
-    """Products for a text query in one SQL statement: full text, name trigrams and pictured concepts, each
+    """Products for a text query in one SQL statement: full text, typo-corrected words and pictured concepts, each
     ranked on its own (``depth`` deep, filters inside) and fused by weighted reciprocal rank.
 
     The concept list ranks products by the best of their pictures' probability mass on the query's concepts
@@ -275,21 +275,34 @@ def products_text_ranked(
         ))
         cte_params += [*query_params, *params, depth]
     if trigrams:
-        # Typos only: when the words themselves find a few products, near-spellings ("bag" ~ "baguette") would
-        # only add noise, so this list is read only when full text found fewer than ``typo_fallback_below``.
+        # Typos only: when the words found fewer than ``typo_fallback_below`` products, the name words whose
+        # trigrams are mostly in the query's ("running" in "runing shoe": 6 of its 8) are taken as meant and
+        # searched instead, ORed (a product with all of them ranks first). The vocabulary is the distinct words of
+        # the names (catalog.CatalogueWord), thousands of rows where the products are 100k.
         guard = f"(SELECT count(*) FROM ft) < {int(typo_fallback_below)} AND " if tsquery is not None else ""
         ctes.append((
             "tg",
             f"""SELECT product_id, rank, %s::float AS weight, 'w' AS source FROM (
-                  SELECT p.id AS product_id, row_number() OVER (ORDER BY s.share DESC, p.id) AS rank
-                  FROM catalog_product p
-                  CROSS JOIN LATERAL (
-                    SELECT count(*)::float / %s AS share FROM unnest(p.name_trigrams) t WHERE t = ANY(%s::varchar[])
-                  ) s
-                  WHERE {guard}p.name_trigrams && %s::varchar[] AND s.share >= %s AND {filter_sql}) ranked
+                  SELECT p.id AS product_id,
+                         row_number() OVER (ORDER BY ts_rank_cd(p.search_vector, c.query) DESC, p.id) AS rank
+                  FROM catalog_product p, (
+                    SELECT to_tsquery('english', string_agg(word, ' | ')) AS query FROM (
+                      SELECT word, share, max(share) OVER () AS best FROM (
+                        SELECT w.word, s.share FROM catalog_catalogueword w
+                        CROSS JOIN LATERAL (
+                          SELECT count(*)::float / w.trigram_count AS share
+                          FROM unnest(w.trigrams) t WHERE t = ANY(%s::varchar[])
+                        ) s
+                        WHERE {guard}w.trigrams && %s::varchar[] AND s.share >= %s
+                        ORDER BY s.share DESC, w.word LIMIT 8) candidates
+                    ) meant
+                    -- the best spellings only: "guitr" means guitar (4 of 7), not gum (2 of 4)
+                    WHERE share >= best - 0.1
+                  ) c
+                  WHERE c.query IS NOT NULL AND p.search_vector @@ c.query AND {filter_sql}) ranked
                 WHERE rank <= %s""",
         ))
-        cte_params += [trigram_weight, len(trigrams), trigrams, trigrams, min_trigram_share, *params, depth]
+        cte_params += [trigram_weight, trigrams, trigrams, min_trigram_share, *params, depth]
     if concepts:
         from pgvector import SparseVector
 

@@ -322,6 +322,14 @@ def products_similar_to_product(
     )
 
 
+def product_has_vector(*, product_id: int, model_key: str | None = None) -> bool:
+    """Whether one of the product's catalogue pictures has a ready vector for the key (similar items need one)."""
+    return ImageEmbedding.objects.filter(
+        image__product_id=product_id, image__kind="catalogue", model_key=model_key or active_model_key_recent(),
+        status=EmbeddingStatus.READY,
+    ).exists()
+
+
 def embedding_status_for_images(image_ids: list[int]) -> dict[int, ImageEmbedding]:
     model_key = active_model_key()
     rows = ImageEmbedding.objects.filter(image_id__in=image_ids, model_key=model_key)

@@ -29,6 +29,8 @@ class ErrorCode(str, enum.Enum):
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     NOT_ACCEPTABLE = "not_acceptable"
+    PRICE_INVALID = "price_invalid"
+    CATEGORY_NOT_FOUND = "category_not_found"
     # who is calling
     NOT_AUTHENTICATED = "not_authenticated"
     API_KEY_INVALID = "api_key_invalid"
@@ -60,6 +62,8 @@ DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: "415 - send JSON, or multipart/form-data for uploads",
     ErrorCode.METHOD_NOT_ALLOWED: "405 - this path does not support that method",
     ErrorCode.NOT_ACCEPTABLE: "406 - the API answers application/json",
+    ErrorCode.PRICE_INVALID: "400 - a price (e.g. `min_price=abc`) is not a number of at least 0 with at most two decimals; `details` names the field",
+    ErrorCode.CATEGORY_NOT_FOUND: "400 - no category has this slug (slugs match whatever their letter case; `GET /categories` lists them)",
     ErrorCode.NOT_AUTHENTICATED: "401 - this operation needs an API key",
     ErrorCode.API_KEY_INVALID: "401 - the API key is unknown or malformed",
     ErrorCode.API_KEY_REVOKED: "401 - the API key was revoked by the shop",
@@ -125,6 +129,35 @@ _DRF_CODES: dict[type, ErrorCode] = {
 }
 
 
+# Field errors that have a code of their own: a caller can tell "that category does not exist" from a typo in
+# another field without reading the messages. The fields raise them with these codes (see the serializers).
+FIELD_ERROR_CODES = {ErrorCode.PRICE_INVALID.value, ErrorCode.CATEGORY_NOT_FOUND.value}
+
+
+def _leaf_codes(codes) -> list[str]:
+    if isinstance(codes, dict):
+        return [leaf for value in codes.values() for leaf in _leaf_codes(value)]
+    if isinstance(codes, (list, tuple)):
+        return [leaf for value in codes for leaf in _leaf_codes(value)]
+    return [str(codes)]
+
+
+def _leaf_messages(detail) -> list[str]:
+    if isinstance(detail, dict):
+        return [leaf for value in detail.values() for leaf in _leaf_messages(value)]
+    if isinstance(detail, (list, tuple)):
+        return [leaf for value in detail for leaf in _leaf_messages(value)]
+    return [str(detail)]
+
+
+def _validation_code(exc: exceptions.ValidationError) -> tuple[ErrorCode, str]:
+    """The specific code when every refused field says the same specific thing, else ``invalid``."""
+    codes = set(_leaf_codes(exc.get_codes()))
+    if len(codes) == 1 and codes <= FIELD_ERROR_CODES:
+        return ErrorCode(codes.pop()), _leaf_messages(exc.detail)[0]
+    return ErrorCode.INVALID, "The request has invalid fields."
+
+
 def _body(code: ErrorCode | str, message: str, details: object = None) -> dict:
     return {"code": ErrorCode(code).value, "message": message, "details": details or {}}
 
@@ -161,7 +194,8 @@ def exception_handler(exc, context):
         return None
     if isinstance(exc, exceptions.ValidationError):
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        response.data = _body(ErrorCode.INVALID, "The request has invalid fields.", details)
+        code, message = _validation_code(exc)
+        response.data = _body(code, message, details)
     elif isinstance(exc, exceptions.Throttled):
         wait = max(1, math.ceil(exc.wait or 1))
         response.data = _body(ErrorCode.THROTTLED, f"Too many requests. Try again in {wait} seconds.", {"wait_seconds": wait})

@@ -4,8 +4,10 @@ thumbnails, and each picture's embedding status (catalogue + visual search). Cat
 from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext
 
 from catalog import services
+from catalog.admin import CategoryTreeFormMixin, CategoryTreeListFilter
 from catalog.models import Product, ProductImage, ProductImageKind
 from visualsearch.categories import product_category_suggestions
 from visualsearch.selectors import embedding_status_for_images
@@ -31,7 +33,7 @@ def _status_html(image: ProductImage) -> str:
             '<span style="color:{}" title="{}">failed: {}</span>', STATUS_COLOURS["failed"], row.error, row.error[:120]
         )
     if row.status == "pending" and row.attempts:
-        text = f"pending (attempt {row.attempts})"
+        text = gettext("pending (attempt %(n)s)") % {"n": row.attempts}
     return format_html('<span style="color:{}">{}</span>', STATUS_COLOURS[row.status], text)
 
 
@@ -62,9 +64,9 @@ class ProductImageInline(admin.TabularInline):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(CategoryTreeFormMixin, admin.ModelAdmin):
     list_display = ["name", "sku", "category", "price", "stock_quantity", "is_published", "created_at"]
-    list_filter = ["is_published", "category"]
+    list_filter = ["is_published", ("category", CategoryTreeListFilter)]
     search_fields = ["name", "sku", "description"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [ProductImageInline]
@@ -174,4 +176,5 @@ class ProductImageAdmin(admin.ModelAdmin):
     @admin.action(description="Compute the embedding again")
     def requeue_embedding(self, request, queryset):
         count = embeddings_requeue(image_ids=list(queryset.values_list("id", flat=True)))
-        self.message_user(request, f"{count} image(s) queued for embedding.", messages.SUCCESS)
+        text = ngettext("%(count)s image queued for embedding.", "%(count)s images queued for embedding.", count)
+        self.message_user(request, text % {"count": count}, messages.SUCCESS)

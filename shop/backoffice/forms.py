@@ -1,5 +1,6 @@
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 from catalog.models import ProductImage, ProductImageKind
 from visualsearch.errors import ImageRejected
@@ -34,6 +35,7 @@ class ProductImageAdminForm(forms.ModelForm):
         try:
             image_intake(data, limits=intake_limits())  # validation only; the service stores it
         except ImageRejected as error:
-            raise ValidationError(error.message, code=error.code.value) from None
+            # In the staff member's language, numbers included ("at most 25 MB").
+            raise ValidationError(error.message_in(gettext), code=error.code.value) from None
         self.upload_bytes = data
         return upload

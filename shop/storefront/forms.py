@@ -3,6 +3,7 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from catalog.forms import CategoryTreeChoiceField
 from catalog.models import Category
 from visualsearch.colours import PALETTE
 
@@ -10,15 +11,28 @@ from .cart import MAX_QUANTITY
 from .selectors import ListingFilters
 
 
+# Said to the shopper when a price in the URL is not a number (``min_price=abc``), rather than Django's bare
+# "Enter a number.", which does not say which box is wrong.
+PRICE_ERRORS = {
+    "invalid": _("Enter the price as a number, for example 25 or 19.99."),
+    "min_value": _("The price cannot be below 0."),
+    "max_decimal_places": _("Enter the price with at most two decimals."),
+    "max_digits": _("This price is too large."),
+    "max_whole_digits": _("This price is too large."),
+}
+
+
+def _price_field(label, placeholder: str) -> forms.DecimalField:
+    return forms.DecimalField(
+        required=False, min_value=Decimal("0"), max_digits=12, decimal_places=2, label=label,
+        error_messages=PRICE_ERRORS,
+        widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "any", "placeholder": placeholder}),
+    )
+
+
 class _PriceRangeForm(forms.Form):
-    min_price = forms.DecimalField(
-        required=False, min_value=Decimal("0"), decimal_places=2, label=_("Min price"),
-        widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "any", "placeholder": "0"}),
-    )
-    max_price = forms.DecimalField(
-        required=False, min_value=Decimal("0"), decimal_places=2, label=_("Max price"),
-        widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "any", "placeholder": "∞"}),
-    )
+    min_price = _price_field(_("Min price"), "0")
+    max_price = _price_field(_("Max price"), "∞")
 
     def clean(self):
         data = super().clean()
@@ -40,9 +54,10 @@ def _colour_field() -> forms.ChoiceField:
 
 
 def _category_field() -> forms.ModelChoiceField:
-    return forms.ModelChoiceField(
+    # In tree order with subcategories indented: a flat alphabet of 27 names hides which belongs where.
+    return CategoryTreeChoiceField(
         Category.objects.all(), required=False, to_field_name="slug", empty_label=_("All categories"),
-        label=_("Category"),
+        label=_("Category"), error_messages={"invalid_choice": _("There is no such category. Choose one from the list.")},
     )
 
 
@@ -70,8 +85,10 @@ class PhotoSearchForm(_PriceRangeForm):
 class ListingForm(_PriceRangeForm):
     """Filters and sort of a category page or the text search results (all optional, all in the URL)."""
 
+    # Relevance means something only for words: a category page (no words) lists newest first, and says so.
+    # An empty sort is the listing's own order: best match for words, newest first otherwise.
+    RELEVANCE = ("", _("Relevance"))
     SORT_CHOICES = [
-        ("", _("Relevance / newest")),
         ("new", _("Newest")),
         ("price", _("Price: low to high")),
         ("-price", _("Price: high to low")),
@@ -81,21 +98,24 @@ class ListingForm(_PriceRangeForm):
     in_stock = forms.BooleanField(required=False, label=_("In stock only"))
     sort = forms.ChoiceField(required=False, choices=SORT_CHOICES, label=_("Sort by"))
 
-    def __init__(self, *args, with_category: bool = False, **kwargs):
+    def __init__(self, *args, with_category: bool = False, with_relevance: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        if with_relevance:
+            self.fields["sort"].choices = [self.RELEVANCE, *self.SORT_CHOICES]
         if with_category:
             self.fields["category"] = _category_field()
             self.order_fields(["category", "min_price", "max_price", "color", "in_stock", "sort"])
 
     def filters(self) -> ListingFilters:
-        """The valid filters (an invalid form filters nothing rather than failing the page)."""
-        if not self.is_valid():
-            return ListingFilters()
+        """The valid filters. A wrong one (``min_price=abc``) is left out and the form says why; the others still
+        apply, so the page shows something useful next to the message. A reversed price range applies neither."""
+        self.is_valid()
         data = self.cleaned_data
+        prices_clash = bool(self.non_field_errors())
         return ListingFilters(
             category=data.get("category"),
-            min_price=data.get("min_price"),
-            max_price=data.get("max_price"),
+            min_price=None if prices_clash else data.get("min_price"),
+            max_price=None if prices_clash else data.get("max_price"),
             in_stock=data.get("in_stock") or False,
             sort=data.get("sort") or "",
             colour=data.get("color") or "",

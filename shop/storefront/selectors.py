@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db.models import F, Prefetch, QuerySet
+from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet
 
 from catalog.models import Category, Product, ProductImage
 from catalog.querysets import products_narrowed
@@ -38,6 +38,16 @@ def products_published() -> QuerySet[Product]:
     )
 
 
+def products_on_show() -> QuerySet[Product]:
+    """Published products with at least one catalogue picture: what listings and text search show.
+
+    A product created without pictures (API, admin) would be a grey card whose page promises similar items that
+    can never come; it stays reachable by its address (and in a cart) but is listed once it has a picture.
+    """
+    has_picture = ProductImage.objects.listed().filter(product=OuterRef("pk"))
+    return products_published().filter(Exists(has_picture))
+
+
 def products_filtered(queryset: QuerySet[Product], *, filters: ListingFilters) -> QuerySet[Product]:
     queryset = products_narrowed(
         queryset,
@@ -54,7 +64,7 @@ def products_filtered(queryset: QuerySet[Product], *, filters: ListingFilters) -
 
 def products_listed(*, filters: ListingFilters) -> QuerySet[Product]:
     """A category page or the whole catalogue: newest first unless another sort is chosen."""
-    return products_filtered(products_published(), filters=filters)
+    return products_filtered(products_on_show(), filters=filters)
 
 
 def products_matching_text(*, text: str, filters: ListingFilters = ListingFilters()) -> list[Product]:
@@ -74,7 +84,7 @@ def products_matching_text(*, text: str, filters: ListingFilters = ListingFilter
         in_stock=filters.in_stock,
     )
     ids = [hit.product_id for hit in result.hits]
-    products = products_published().filter(id__in=ids)
+    products = products_on_show().filter(id__in=ids)
     if filters.sort in SORTS:
         return list(products.order_by(*SORTS[filters.sort]))
     by_id = {product.id: product for product in products}

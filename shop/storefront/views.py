@@ -15,9 +15,11 @@ from django.utils.translation import get_language, gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from catalog.models import Category
+from catalog.selectors import category_ancestors, category_by_slug
 from recommendations.selectors import inspired_by_views, similar_items
 from recommendations.services import product_view_record
 from visualsearch.errors import ErrorCode, ImageRejected, MESSAGES
+from visualsearch.intake import ALLOWED_MEDIA_TYPES
 from visualsearch.querycache import query_vector_recall, query_vector_remember
 from visualsearch.selectors import SearchFilters, photo_query, products_near_photo
 from visualsearch.statistics import query_vector_observe
@@ -44,6 +46,17 @@ def _querystring(request: HttpRequest, **changes: object) -> str:
     return params.urlencode()
 
 
+def _form_errors_text(form) -> str:
+    """Every error of the form in one line, each field's prefixed by its label ("Min price: Enter the price as a
+    number…"), so the shopper knows which box to fix."""
+    parts = []
+    for name, errors in form.errors.items():
+        label = form.fields[name].label if name in form.fields and name != "image" else None
+        parts.extend(_("%(label)s: %(error)s") % {"label": label, "error": error} if label else str(error)
+                     for error in errors)
+    return " ".join(parts)
+
+
 def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
@@ -57,7 +70,12 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def category(request: HttpRequest, slug: str) -> HttpResponse:
-    current = get_object_or_404(Category.objects.select_related("parent"), slug=slug)
+    current = category_by_slug(slug)
+    if current is None:
+        raise Http404("no such category")
+    if current.slug != slug:  # /c/Clothing/ -> /c/clothing/: one address per page
+        query = request.GET.urlencode()
+        return redirect(current.get_absolute_url() + (f"?{query}" if query else ""), permanent=True)
     form = ListingForm(request.GET)
     filters = form.filters()
     products = products_listed(filters=replace(filters, category=current))
@@ -66,8 +84,8 @@ def category(request: HttpRequest, slug: str) -> HttpResponse:
         request,
         "shop/category.html",
         {
-            "category": current, "children": current.children.all(), "page": page, "form": form,
-            "pager_query": _querystring(request, page=None),
+            "category": current, "ancestors": category_ancestors(current), "children": current.children.all(),
+            "page": page, "form": form, "pager_query": _querystring(request, page=None),
             "colour_facets": _colour_facets(
                 request, colour_counts(products_listed(filters=replace(filters, category=current, colour="")))
             ),
@@ -79,13 +97,16 @@ def product(request: HttpRequest, slug: str) -> HttpResponse:
     item = get_object_or_404(products_published(), slug=slug)
     product_view_record(request.session, product_id=item.id)
     in_cart = carts.cart_quantities(request.session).get(item.id, 0)
+    images = list(item.images.all())
     return render(
         request,
         "shop/product.html",
         {
             "product": item,
-            "images": list(item.images.all()),
-            "similar": similar_items(product=item),
+            "ancestors": [*category_ancestors(item.category), item.category],
+            "images": images,
+            # No picture, no vector: the page shows a placeholder and no "similar items" promise.
+            "similar": similar_items(product=item) if images else [],
             "add_form": AddToCartForm(initial={"product": item.id, "quantity": 1}),
             "in_cart": in_cart,
         },
@@ -94,7 +115,7 @@ def product(request: HttpRequest, slug: str) -> HttpResponse:
 
 def text_search(request: HttpRequest) -> HttpResponse:
     text = request.GET.get("q", "").strip()[:200]
-    form = ListingForm(request.GET, with_category=True)
+    form = ListingForm(request.GET, with_category=True, with_relevance=bool(text))
     products = products_matching_text(text=text, filters=form.filters())
     page = Paginator(products, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
@@ -130,10 +151,10 @@ def photo_search(request: HttpRequest) -> HttpResponse:
     (one history entry per search); GET with ``q`` re-runs the search with other filters, no upload needed."""
     data = request.POST if request.method == "POST" else request.GET
     form = PhotoSearchForm(data, request.FILES or None)
-    context = {"form": form, "results": None, "error": None}
+    context = {"form": form, "results": None, "error": None, "accepted_types": " ".join(ALLOWED_MEDIA_TYPES)}
     if not form.is_valid():
         if request.method == "POST" or data:
-            context["error"] = " ".join(e for errors in form.errors.values() for e in errors)
+            context["error"] = _form_errors_text(form)
         return render(request, "shop/photo_search.html", context, status=400 if context["error"] else 200)
     filters = SearchFilters(
         category=form.cleaned_data["category"],
@@ -188,7 +209,7 @@ def photo_search(request: HttpRequest) -> HttpResponse:
         context["results"] = products_near_photo(vector=vector, model_key=model_key, filters=filters, limit=PAGE_SIZE)
         context["query_id"] = query_id
     except ImageRejected as error:
-        context["error"] = _(error.message)
+        context["error"] = error.message_in(_)  # translated first, then "25 MB" put in
         return render(request, "shop/photo_search.html", context, status=400)
     except DatabaseError:
         context["error"] = _(MESSAGES[ErrorCode.SEARCH_UNAVAILABLE])

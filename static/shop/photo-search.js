@@ -17,6 +17,12 @@
   const status = document.getElementById("status");
   const queryInput = document.getElementById("query-id");
   const resultsArea = document.getElementById("results-area");
+  const reset = document.getElementById("crop-reset");
+  // The types the server's intake accepts (visualsearch/intake.py ALLOWED_MEDIA_TYPES): only these are shrunk
+  // to a JPEG here; any other picture (a GIF) goes to the server as it is, and the server refuses it with its
+  // own message, so the page and the API follow one rule.
+  const accepted = (form.dataset.acceptedTypes || "").split(" ").filter(Boolean);
+  const PHOTOS_KEPT = 4; // earlier photos this tab keeps for Back (a 1024 px JPEG is ~150 KB of the ~5 MB allowed)
   const MAX_SIDE = 1024; // kept in the tab: the model sees 224 px, 1024 leaves room to crop
   const SEND_SIDE = 640; // what is uploaded for one search (whole photo or crop): small and fast on phones
   const MIN_FRACTION = 0.06; // a smaller box has too few pixels to say anything
@@ -35,6 +41,20 @@
     try { return JSON.parse(sessionStorage.getItem(key) || "null"); } catch (e) { return null; }
   }
   function say(text) { status.textContent = text || ""; }
+
+  // Each photo under its own key, so Back to an earlier search finds its own photo, not the latest one.
+  function storePhoto(pid, src) {
+    let pids = (load("photo-pids") || []).filter(function (p) { return p !== pid; });
+    pids.push(pid);
+    while (pids.length > PHOTOS_KEPT) sessionStorage.removeItem("photo-img:" + pids.shift());
+    for (;;) {
+      try { sessionStorage.setItem("photo-img:" + pid, JSON.stringify({ pid: pid, src: src })); break; } catch (e) {
+        if (pids.length <= 1) break; // it does not fit even alone (private mode): Back shows the results only
+        sessionStorage.removeItem("photo-img:" + pids.shift()); // storage full: the oldest photo goes first
+      }
+    }
+    store("photo-pids", pids);
+  }
 
   function loadImage(src) {
     return new Promise(function (resolve, reject) {
@@ -68,6 +88,7 @@
     preview.src = photo.src;
     cropper.hidden = false;
     zone.classList.add("compact");
+    form.classList.add("has-photo"); // the large "Take a picture" button gives way to a small one by the photo
     drawBox();
   }
 
@@ -79,6 +100,7 @@
     const whole = isWhole(crop);
     box.classList.toggle("whole", whole);
     shade.hidden = whole;
+    reset.hidden = whole; // "Search the whole photo" only when a part of it is being searched
     // Everything outside the box is dimmed: four shadows would need four divs, one clip-path does it.
     const l = crop.x * 100, t = crop.y * 100, r = (crop.x + crop.w) * 100, b = (crop.y + crop.h) * 100;
     shade.style.clipPath = "polygon(evenodd, 0 0, 100% 0, 100% 100%, 0 100%, 0 0, " +
@@ -96,6 +118,10 @@
   async function useFile(file) {
     if (!file) return;
     if (file.type && !file.type.startsWith("image/")) { say(form.dataset.notImage); return; }
+    if (file.type && accepted.length && accepted.indexOf(file.type.toLowerCase()) < 0) {
+      submitPlain(file); // a GIF, say: the server looks at the file itself and answers why it is refused
+      return;
+    }
     say(form.dataset.searching);
     const url = URL.createObjectURL(file);
     let img;
@@ -111,7 +137,7 @@
     URL.revokeObjectURL(url);
     const src = small.toDataURL("image/jpeg", 0.88);
     photo = { pid: Math.random().toString(36).slice(2), src: src, img: await loadImage(src) };
-    store("photo-img", { pid: photo.pid, src: src });
+    storePhoto(photo.pid, src);
     crop = FULL;
     showPhoto();
     search({ newPhoto: true });
@@ -167,6 +193,7 @@
       if (controller.signal.aborted) return;
       swapResults(html, response.url, opts.newPhoto);
       say("");
+      if (opts.newPhoto) revealResults();
     } catch (e) {
       if (e.name !== "AbortError") say(form.dataset.failed);
     } finally {
@@ -186,6 +213,21 @@
       // A new photo is a new entry in the history (newest search first); a new crop or filter replaces it.
       if (newEntry) history.pushState({ q: q }, "", url); else history.replaceState({ q: q }, "", url);
     }
+  }
+
+  // On a phone the photo, its buttons and the filters fill the first screen and more: bring the results up
+  // under the sticky header. On a wide screen the photo stays in view for framing; scroll only when not even
+  // the top of the first row of results shows.
+  function revealResults() {
+    const top = resultsArea.getBoundingClientRect().top;
+    const header = document.querySelector(".topbar");
+    const headerHeight = header ? header.getBoundingClientRect().height : 0;
+    let target;
+    if (window.matchMedia("(max-width: 820px)").matches) target = window.scrollY + top - headerHeight - 8;
+    else if (top > window.innerHeight - 160) target = window.scrollY + top - (window.innerHeight - 380);
+    else return;
+    const calm = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    window.scrollTo({ top: Math.max(0, target), behavior: calm ? "auto" : "smooth" });
   }
 
   function scheduleSearch(opts) {
@@ -260,7 +302,7 @@
     scheduleSearch();
   });
 
-  document.getElementById("crop-reset").addEventListener("click", function () {
+  reset.addEventListener("click", function () {
     if (!photo || isWhole(crop)) return;
     crop = FULL;
     drawBox();
@@ -342,7 +384,7 @@
   function restore() {
     const q = new URLSearchParams(location.search).get("q");
     const saved = q && load("photo:" + q);
-    const image = load("photo-img");
+    const image = saved && load("photo-img:" + saved.pid); // the photo of this search, not the latest one
     if (!saved || !image || image.pid !== saved.pid) return;
     loadImage(image.src).then(function (img) {
       photo = { pid: image.pid, src: image.src, img: img };

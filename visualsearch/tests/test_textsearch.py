@@ -54,7 +54,10 @@ def test_a_query_splits_into_concepts_colours_and_words():
 def test_embedding_stores_the_pictures_concepts_for_its_key(catalogue):
     row = ImageEmbedding.objects.get(image__product=catalogue["Hot Beverage"], model_key="effnet-lite1-avg-240")
     found = dict(zip(row.concepts.indices(), row.concepts.values(), strict=True))
-    assert len(found) == 32 and sorted(found) == row.concept_ids
+    assert len(found) == 32
+    # indexed: the concepts shown with at least 1 %, and the three likeliest whatever their share
+    likeliest = sorted(found, key=found.get, reverse=True)
+    assert row.concept_ids == sorted({i for i in found if found[i] >= 0.01} | set(likeliest[:3]))
     top = max(found, key=found.get)
     assert vocabulary().concepts[top].english in {"coffee mug", "cup"}
     assert 0.5 < sum(found.values()) <= 1.0  # the 32 likeliest of 1,000 classes

@@ -70,7 +70,7 @@ def test_admin_requeue_action(admin_client):
         "/admin/catalog/productimage/", {"action": "requeue_embedding", "_selected_action": [image.id]}, follow=True
     )
 
-    assert "1 image(s) queued for embedding" in response.content.decode()
+    assert "1 image queued for embedding." in response.content.decode()
     row = ImageEmbedding.objects.get(image=image)
     assert (row.status, row.attempts, row.error) == ("pending", 0, "")
 
@@ -96,3 +96,35 @@ def test_admin_shows_the_category_the_pictures_suggest_and_moves_products_to_it(
     guitar = Product.objects.select_related("category").get(id=catalogue["Guitar"].id)
     assert guitar.category.name == "Music"
     assert "1 product(s) moved; 1 left where they are" in admin_client.get("/admin/catalog/product/").content.decode()
+
+
+def test_admin_category_menu_and_filter_list_the_tree(admin_client):
+    home = CategoryFactory(name="Home & Living", slug="home-living")
+    CategoryFactory(name="Kitchen", slug="kitchen", parent=home)
+    CategoryFactory(name="Garden", slug="garden", parent=home)
+    CategoryFactory(name="Books", slug="books")
+    indent = "\u00a0" * 4
+
+    form = admin_client.get("/admin/catalog/product/add/").content.decode()
+    menu = form[form.index('name="category"'):form.index("</select>", form.index('name="category"'))]
+    listing = admin_client.get("/admin/catalog/product/").content.decode()
+
+    assert re.findall(r">([^<]+)</option>", menu) == [
+        "---------", "Books", "Home &amp; Living", indent + "Garden", indent + "Kitchen"
+    ]
+    by_category = listing[listing.index("By category"):]
+    assert [name for name in ("Books", "Home &amp; Living", indent + "Garden", indent + "Kitchen")
+            if name in by_category] == ["Books", "Home &amp; Living", indent + "Garden", indent + "Kitchen"]
+    assert by_category.index("Books") < by_category.index("Home &amp;") < by_category.index(indent + "Garden")
+
+
+def test_admin_explains_a_too_large_photo_in_the_staff_members_language(admin_client, settings, _media_root):
+    settings.VISUALSEARCH_MAX_UPLOAD_BYTES = 1024 * 1024
+    admin_client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/admin/"})
+    upload = SimpleUploadedFile("lamp.jpg", b"\xff\xd8\xff" + b"0" * (2 * 1024 * 1024), content_type="image/jpeg")
+
+    response = admin_client.post("/admin/catalog/product/add/", _add_form(CategoryFactory(), upload))
+
+    assert response.status_code == 400
+    assert "文件过大（最大 1 MB）。" in response.content.decode()
+    assert Product.objects.count() == 0 and media_files(_media_root) == []

@@ -74,3 +74,30 @@ def test_csv_without_required_columns_is_refused_before_anything_is_written(tmp_
     with pytest.raises(CommandError, match="price"):
         _run(tmp_path)
     assert Product.objects.count() == 0
+
+
+def test_import_into_a_log_writes_plain_lines_not_carriage_returns(folder):
+    out, err = StringIO(), StringIO()  # not a terminal, as a log file or a pipe
+
+    call_command("import_catalog", str(folder), csv=folder / "products.csv", stdout=out, stderr=err)
+
+    assert "\r" not in err.getvalue()
+    lines = [line for line in err.getvalue().splitlines() if line.startswith("import: ")]
+    assert len(lines) == 1 and lines[0].startswith("import: 6/6 img (100 %), ")  # a short import: the final line
+
+
+def test_progress_lines_come_every_few_seconds_and_once_at_the_end():
+    from shop.backoffice.progress import ProgressLines
+
+    now = [0.0]
+    stream = StringIO()
+    with ProgressLines(total=10, stream=stream, every=5.0, clock=lambda: now[0]) as progress:
+        for _ in range(10):
+            now[0] += 1.5  # one picture every 1.5 s: a line at 6 s (4 done) and at 12 s (8 done)
+            progress.update()
+
+    assert stream.getvalue().splitlines() == [
+        "import: 4/10 img (40 %), 0.7 img/s",
+        "import: 8/10 img (80 %), 0.7 img/s",
+        "import: 10/10 img (100 %), 0.7 img/s",
+    ]

@@ -101,3 +101,57 @@ def test_a_framed_part_of_the_photo_gets_no_chips(client, catalogue):
     )
 
     assert page.status_code == 200 and 'class="chip' not in page.content.decode()
+
+
+def _in_chinese(client):
+    client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/"})
+
+
+def test_a_too_large_photo_is_explained_in_chinese_with_its_limit(client, db, settings):
+    settings.VISUALSEARCH_MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+    _in_chinese(client)
+    upload = SimpleUploadedFile("big.jpg", b"\xff\xd8\xff" + b"0" * (3 * 1024 * 1024), content_type="image/jpeg")
+
+    response = client.post("/search/photo/", {"image": upload})
+
+    assert response.status_code == 400
+    assert "文件过大（最大 2 MB）。" in response.content.decode()
+    assert "too large" not in response.content.decode()
+
+
+def test_a_refused_format_is_named_in_chinese(client, db):
+    _in_chinese(client)
+    upload = SimpleUploadedFile("a.gif", photo_bytes(fmt="GIF"), content_type="image/gif")
+
+    page = client.post("/search/photo/", {"image": upload}).content.decode()
+
+    assert "不接受 GIF 文件。请使用 JPEG、PNG、WebP、HEIC 或 AVIF 照片。" in page
+
+
+def test_every_photo_message_is_marked_for_translation_and_translated():
+    from django.utils import translation
+
+    from shop.storefront.messages import PAGE_MESSAGES
+    from visualsearch.errors import MESSAGES
+
+    assert PAGE_MESSAGES == list(MESSAGES.values())
+    with translation.override("zh-hans"):
+        untranslated = [text for text in PAGE_MESSAGES if translation.gettext(text) == text]
+    assert untranslated == []
+
+
+def test_the_page_re_encodes_only_the_types_the_intake_accepts(client, db):
+    from visualsearch.intake import ALLOWED_FORMATS, ALLOWED_MEDIA_TYPES
+
+    page = client.get("/search/photo/").content.decode()
+
+    assert set(ALLOWED_MEDIA_TYPES.values()) <= set(ALLOWED_FORMATS)
+    assert f'data-accepted-types="{" ".join(ALLOWED_MEDIA_TYPES)}"' in page
+    assert "image/gif" not in ALLOWED_MEDIA_TYPES and "GIF" not in ALLOWED_FORMATS
+
+
+def test_photo_search_with_a_price_that_is_not_a_number_says_which_box(client, db):
+    response = client.get("/search/photo/?q=some-query&min_price=abc")
+
+    assert response.status_code == 400
+    assert response.context["error"] == "Min price: Enter the price as a number, for example 25 or 19.99."

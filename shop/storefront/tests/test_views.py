@@ -8,7 +8,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from catalog.tests.factories import CategoryFactory, ProductFactory
 from catalog.services import _search_vector_refresh
-from conftest import demo_asset_bytes
+from conftest import demo_asset_bytes, photo_bytes
+from visualsearch.services import product_image_add
 from visualsearch.tests.fixtures import query_copy
 
 pytestmark = pytest.mark.django_db
@@ -26,8 +27,10 @@ def lamps():
         "Garden lamp": ProductFactory(name="Garden lamp", category=other, price=Decimal("45.00"), stock_quantity=9),
         "Hidden lamp": ProductFactory(name="Hidden lamp", category=lighting, is_published=False),
     }
-    for product in made.values():
+    for n, product in enumerate(made.values()):
         _search_vector_refresh(product.id)
+        # listings show products with a picture; each gets its own (one hash per product)
+        product_image_add(product=product, data=photo_bytes(colour=(40 * n, 90, 160)), enqueue=False)
     return made
 
 
@@ -54,6 +57,79 @@ def test_category_page_with_bad_filters_shows_everything_and_says_why(client, la
     assert "The minimum price is above the maximum price." in response.content.decode()
 
 
+def test_a_price_that_is_not_a_number_is_explained_and_the_other_filters_still_apply(client, lamps):
+    response = client.get("/c/home/?min_price=abc&max_price=50")
+
+    assert response.status_code == 200
+    assert sorted(_names(response)) == ["Desk lamp", "Vase"]  # max_price still applies
+    assert "Min price: Enter the price as a number, for example 25 or 19.99." in response.content.decode()
+    assert 'class="has-error"' in response.content.decode()
+
+
+def test_a_price_that_is_not_a_number_is_explained_in_chinese(client, lamps):
+    client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/"})
+
+    page = client.get("/search/?q=lamp&min_price=abc").content.decode()
+
+    assert "最低价：请以数字输入价格，例如 25 或 19.99。" in page
+
+
+def test_category_page_lists_newest_first_and_offers_no_relevance(client, lamps):
+    response = client.get("/c/home/")
+
+    assert _names(response) == ["Vase", "Floor lamp", "Desk lamp"]  # created last, shown first
+    choices = [value for value, _ in response.context["form"].fields["sort"].choices]
+    assert choices == ["new", "price", "-price", "name"]
+    assert "Relevance" not in response.content.decode()
+
+
+def test_text_search_offers_relevance_first(client, lamps):
+    response = client.get("/search/?q=lamp")
+
+    choices = [value for value, _ in response.context["form"].fields["sort"].choices]
+    assert choices == ["", "new", "price", "-price", "name"]
+    assert '<option value="" selected>Relevance</option>' in response.content.decode()
+
+
+def test_category_address_in_other_letter_case_redirects_to_the_page(client, lamps):
+    response = client.get("/c/Home/?sort=price")
+
+    assert response.status_code == 301 and response["Location"] == "/c/home/?sort=price"
+    assert client.get("/c/nope/").status_code == 404
+
+
+def test_breadcrumbs_show_the_whole_path(client, lamps):
+    page = client.get(lamps["Desk lamp"].get_absolute_url()).content.decode()
+    crumbs = page[page.index('class="crumbs"'):page.index("</nav>", page.index('class="crumbs"'))]
+
+    assert crumbs.count("<a ") == 3
+    assert '<a href="/c/home/">Home</a> / <a href="/c/lighting/">Lighting</a> / <span aria-current="page">Desk lamp' in crumbs
+
+
+def test_category_menus_list_the_tree(client, lamps):
+    photo = client.get("/search/photo/").content.decode()
+    text = client.get("/search/?q=lamp").content.decode()
+
+    for page in (photo, text):
+        menu = page[page.index('<select name="category"'):page.index("</select>", page.index('<select name="category"'))]
+        assert [label for label in __import__("re").findall(r">([^<]+)</option>", menu)] == [
+            "All categories", "Garden", "Home", "\u00a0" * 4 + "Lighting"
+        ]
+
+
+def test_products_without_a_picture_are_not_listed(client, lamps):
+    bare = ProductFactory(name="Bare lamp", category=lamps["Desk lamp"].category)
+    _search_vector_refresh(bare.id)
+
+    assert "Bare lamp" not in _names(client.get("/c/home/"))
+    assert "Bare lamp" not in _names(client.get("/search/?q=lamp"))
+    assert "Bare lamp" not in [p.name for p in client.get("/").context["new_arrivals"]]
+    # its own address still answers (a link or a cart may hold it), with a placeholder and no promise
+    page = client.get(bare.get_absolute_url()).content.decode()
+    assert "No picture yet" in page
+    assert "Similar items appear" not in page and "Visually similar" not in page
+
+
 def test_text_search_combines_with_category_price_and_stock_filters(client, lamps):
     assert sorted(_names(client.get("/search/?q=lamp"))) == ["Desk lamp", "Floor lamp", "Garden lamp"]
     assert sorted(_names(client.get("/search/?q=lamp&category=home"))) == ["Desk lamp", "Floor lamp"]
@@ -63,7 +139,8 @@ def test_text_search_combines_with_category_price_and_stock_filters(client, lamp
 
 def test_pager_keeps_the_filters(client):
     category = CategoryFactory(slug="many")
-    ProductFactory.create_batch(30, category=category, price=Decimal("5.00"))
+    for n, product in enumerate(ProductFactory.create_batch(30, category=category, price=Decimal("5.00"))):
+        product_image_add(product=product, data=photo_bytes(colour=(n * 8, 40, 40)), enqueue=False)
     page = client.get("/c/many/?sort=price&in_stock=on").content.decode()
     assert 'href="?sort=price&amp;in_stock=on&amp;page=2"' in page
 

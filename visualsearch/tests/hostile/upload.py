@@ -36,7 +36,8 @@ def multipart(*, fields: dict[str, str], file_field: str, file_name: str, data: 
 
 
 def _pattern(template: str) -> re.Pattern[str]:
-    return re.compile("^" + re.sub(r"\\\{[^}]*\\\}", ".+", re.escape(template)) + "$")
+    # the templates' named placeholders, ``%(limit_mb)s``, stand for any filled-in value
+    return re.compile("^" + re.sub(r"%\\\(\w+\\\)s", ".+", re.escape(template)) + "$")
 
 
 _PATTERNS = {code: _pattern(template) for code, template in MESSAGES.items()}

@@ -1,9 +1,8 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
-
 from shop.backoffice.importing import CatalogFileError, catalog_import, rows_from_csv, rows_from_folder
+from shop.backoffice.progress import progress_for
 
 
 class Command(BaseCommand):
@@ -23,7 +22,8 @@ class Command(BaseCommand):
             total = sum(1 for _ in (rows_from_csv(csv, path) if csv else rows_from_folder(path)))
         except (CatalogFileError, OSError) as error:
             raise CommandError(str(error)) from error
-        with tqdm(total=total, unit="img", disable=no_progress, file=self.stderr._out) as bar:
+        # A bar on a terminal; in a log, a line every few seconds (no carriage returns).
+        with progress_for(total=total, stream=self.stderr._out, disable=no_progress) as bar:
             report = catalog_import(folder=path, csv_path=csv, on_progress=bar.update)
         for message in report.errors:
             self.stderr.write(self.style.WARNING(message))

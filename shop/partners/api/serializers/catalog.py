@@ -9,6 +9,8 @@ from django.conf import settings
 from rest_framework import serializers
 
 from catalog.models import Category, Product, ProductImage
+from catalog.selectors import category_by_slug
+from shop.api.errors import ErrorCode
 from shop.api.pagination import PageInputSerializer, page_output_serializer
 
 SLUG_SHAPE = re.compile(r"[-a-zA-Z0-9_]{1,140}")
@@ -111,26 +113,78 @@ class ProductImageAddOutputSerializer(ProductImageOutputSerializer):
 
 
 class CategorySlugField(serializers.SlugRelatedField):
-    """A category by slug. The slug's shape is checked before the query: PostgreSQL refuses NUL bytes with a
-    DataError, which must be a 400 for the caller, not a 503."""
+    """A category by slug, whatever its letter case (``Clothing`` finds ``clothing``, as the shop's URLs do).
+
+    The slug's shape is checked before the query: PostgreSQL refuses NUL bytes with a DataError, which must be a
+    400 for the caller, not a 503. An unknown slug answers the code ``category_not_found`` with a message that
+    says where the slugs are listed, not Django's "Object with slug=... does not exist."
+    """
+
+    default_error_messages = {
+        "does_not_exist": "No category has the slug \"{value}\". GET /api/v1/categories lists them.",
+        "invalid": "A category is given by its slug, a string such as \"shoes\".",
+    }
 
     def __init__(self, **kwargs):
         kwargs.setdefault("queryset", Category.objects.all())
         super().__init__(slug_field="slug", **kwargs)
 
+    def fail(self, key, **kwargs):
+        if key not in ("does_not_exist", "invalid"):
+            super().fail(key, **kwargs)  # "required", "null": the request's shape, not an unknown category
+        raise serializers.ValidationError(
+            self.error_messages[key].format(**kwargs), code=ErrorCode.CATEGORY_NOT_FOUND.value
+        )
+
     def to_internal_value(self, data):
-        if not isinstance(data, str) or not SLUG_SHAPE.fullmatch(data):
-            self.fail("does_not_exist", slug_name=self.slug_field, value=str(data)[:100])
-        return super().to_internal_value(data)
+        if not isinstance(data, str):
+            self.fail("invalid")
+        if not SLUG_SHAPE.fullmatch(data):
+            self.fail("does_not_exist", value=data[:100].replace("\x00", ""))
+        category = category_by_slug(data)
+        if category is None or not self.get_queryset().filter(pk=category.pk).exists():
+            self.fail("does_not_exist", value=data)
+        return category
+
+
+class PriceField(serializers.DecimalField):
+    """A price or price bound: a number of at least 0 with at most two decimals. Every refusal (``abc``, ``-1``,
+    ``1.999``) answers the code ``price_invalid``, so a wrong filter is never mistaken for an empty result."""
+
+    default_error_messages = {
+        "invalid": "A price is a number such as 25 or 19.99.",
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_digits", 12)
+        kwargs.setdefault("decimal_places", 2)
+        kwargs.setdefault("min_value", Decimal("0"))
+        super().__init__(**kwargs)
+
+    def fail(self, key, **kwargs):
+        if key in ("required", "null"):
+            super().fail(key, **kwargs)
+        try:
+            super().fail(key, **kwargs)
+        except serializers.ValidationError as error:
+            messages = [str(message) for message in error.detail]
+            raise serializers.ValidationError(messages, code=ErrorCode.PRICE_INVALID.value) from None
+
+    def run_validators(self, value):
+        try:
+            super().run_validators(value)
+        except serializers.ValidationError as error:  # min_value: DRF's validators, not fail()
+            messages = [str(message) for message in error.detail]
+            raise serializers.ValidationError(messages, code=ErrorCode.PRICE_INVALID.value) from None
 
 
 # --- input -----------------------------------------------------------------------------------------------
 
 
 class ProductListInputSerializer(PageInputSerializer):
-    category = CategorySlugField(required=False, help_text="category slug, subcategories included")
-    min_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
-    max_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
+    category = CategorySlugField(required=False, help_text="category slug (any letter case), subcategories included")
+    min_price = PriceField(required=False)
+    max_price = PriceField(required=False)
     in_stock = serializers.BooleanField(required=False, allow_null=True, default=None)
     q = serializers.CharField(required=False, max_length=200, default="", help_text="words in the name or description")
 

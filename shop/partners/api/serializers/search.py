@@ -1,11 +1,10 @@
 import math
-from decimal import Decimal
 
 from rest_framework import serializers
 
 from visualsearch.colours import PALETTE
 
-from .catalog import CategorySlugField
+from .catalog import CategorySlugField, PriceField
 
 CROP_HELP = (
     "crop box in fractions (0-1) of the photo's width and height, after EXIF rotation: send all four of "
@@ -37,9 +36,9 @@ class SearchByImageInputSerializer(serializers.Serializer):
     color = serializers.ChoiceField(
         choices=COLOUR_KEYS, required=False, help_text="only matches whose matched picture has this colour"
     )
-    category = CategorySlugField(required=False, help_text="category slug (and its subcategories)")
-    min_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
-    max_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
+    category = CategorySlugField(required=False, help_text="category slug, any letter case (and its subcategories)")
+    min_price = PriceField(required=False)
+    max_price = PriceField(required=False)
     limit = serializers.IntegerField(min_value=1, max_value=100, default=24)
     crop_x = FiniteFloatField(min_value=0, max_value=1, required=False, help_text="left edge; " + CROP_HELP)
     crop_y = FiniteFloatField(min_value=0, max_value=1, required=False, help_text="top edge")
@@ -158,9 +157,9 @@ class NearDuplicatesOutputSerializer(serializers.Serializer):
 
 class TextSearchInputSerializer(serializers.Serializer):
     q = serializers.CharField(max_length=200, help_text="words in English or Chinese (\"sneaker\", 鞋, \"red lamp\")")
-    category = CategorySlugField(required=False, help_text="category slug (and its subcategories)")
-    min_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
-    max_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False)
+    category = CategorySlugField(required=False, help_text="category slug, any letter case (and its subcategories)")
+    min_price = PriceField(required=False)
+    max_price = PriceField(required=False)
     color = serializers.ChoiceField(choices=COLOUR_KEYS, required=False)
     in_stock = serializers.BooleanField(required=False, default=False)
     limit = serializers.IntegerField(min_value=1, max_value=100, default=24)

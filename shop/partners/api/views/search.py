@@ -17,6 +17,7 @@ from visualsearch.selectors import (
     active_model_key_recent,
     images_near_image,
     photo_query,
+    product_has_vector,
     products_near_photo,
 )
 from visualsearch.categories import category_suggestions
@@ -171,9 +172,17 @@ class CategorySuggestApi(APIView):
 
 
 class ProductSimilarApi(APIView):
-    """Published products that look like this one (not itself), nearest first."""
+    """Published products that look like this one (not itself), nearest first.
 
-    @extend_schema(tags=[TAG], parameters=[SimilarInputSerializer], responses={200: SearchResultsOutputSerializer, **ERRORS})
+    Answers 409 ``embedding_not_ready`` while none of the product's pictures has a vector yet (or it has no
+    picture): an empty list would read as "nothing looks like it".
+    """
+
+    @extend_schema(
+        tags=[TAG],
+        parameters=[SimilarInputSerializer],
+        responses={200: SearchResultsOutputSerializer, 409: ErrorOutputSerializer, **ERRORS},
+    )
     def get(self, request, product_id: int):
         params = SimilarInputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -181,6 +190,14 @@ class ProductSimilarApi(APIView):
         if product is None:
             raise ApiError(ErrorCode.NOT_FOUND, "No such product.", http_status=404)
         matches = similar_items(product=product, limit=params.validated_data["limit"])
+        # Results prove a vector; only an empty list costs the extra query that tells the two cases apart.
+        if not matches and not product_has_vector(product_id=product.id):
+            raise ApiError(
+                ErrorCode.EMBEDDING_NOT_READY,
+                "This product's pictures have no vector yet (or it has no picture); try again once an image's "
+                "embedding is ready.",
+                http_status=409,
+            )
         out = SearchResultsOutputSerializer(
             {"model_key": active_model_key_recent(), "results": matches}, context={"request": request}
         )

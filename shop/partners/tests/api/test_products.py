@@ -85,16 +85,51 @@ def test_filters_category_subtree_price_stock_and_text(kitchen):
 
 
 @pytest.mark.parametrize(
-    "query,field",
-    [("limit=101", "limit"), ("limit=0", "limit"), ("offset=-1", "offset"), ("category=nope", "category"),
-     ("min_price=9&max_price=1", "min_price"), ("in_stock=maybe", "in_stock")],
+    "query,field,code",
+    [("limit=101", "limit", "invalid"), ("limit=0", "limit", "invalid"), ("offset=-1", "offset", "invalid"),
+     ("category=nope", "category", "category_not_found"), ("min_price=9&max_price=1", "min_price", "invalid"),
+     ("in_stock=maybe", "in_stock", "invalid"), ("min_price=abc", "min_price", "price_invalid"),
+     ("max_price=-1", "max_price", "price_invalid"), ("min_price=1.999", "min_price", "price_invalid"),
+     ("min_price=abc&limit=0", "limit,min_price", "invalid")],
 )
-def test_oversize_page_and_bad_filters_are_refused(query, field):
+def test_oversize_page_and_bad_filters_are_refused(query, field, code):
     response = api().get("/api/v1/products?" + query)
 
     assert response.status_code == 400
-    assert response.json()["code"] == "invalid"
-    assert list(response.json()["details"]) == [field]
+    assert response.json()["code"] == code
+    assert sorted(response.json()["details"]) == field.split(",")
+
+
+def test_a_price_that_is_not_a_number_is_refused_with_its_own_code():
+    response = api().get("/api/v1/products?min_price=abc")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "price_invalid",
+        "message": "A price is a number such as 25 or 19.99.",
+        "details": {"min_price": ["A price is a number such as 25 or 19.99."]},
+    }
+
+
+def test_category_slugs_match_whatever_their_case(kitchen):
+    mug = ProductFactory(category=kitchen, name="Blue Mug")
+
+    for slug in ("kitchen", "Kitchen", "KITCHEN", "Home"):
+        response = api().get(f"/api/v1/products?category={slug}")
+        assert response.status_code == 200, response.json()
+        assert [p["id"] for p in response.json()["results"]] == [mug.id]
+
+
+def test_an_unknown_category_slug_says_so_with_its_own_code(kitchen):
+    response = api().get("/api/v1/products?category=Clothing")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "category_not_found",
+        "message": 'No category has the slug "Clothing". GET /api/v1/categories lists them.',
+        "details": {"category": ['No category has the slug "Clothing". GET /api/v1/categories lists them.']},
+    }
+    assert "does not exist" not in response.content.decode()
 
 
 def test_partners_see_their_drafts_staff_see_all(kitchen, partner, other_partner):
@@ -173,7 +208,7 @@ def test_invalid_products_are_refused_and_nothing_is_written(kitchen, partner, f
     response = api(key_for(partner, "write", "read")).post("/api/v1/products", _new(**fields), format="json")
 
     assert response.status_code == 400
-    assert response.json()["code"] == "invalid"
+    assert response.json()["code"] == ("category_not_found" if field == "category" else "invalid")
     assert list(response.json()["details"]) == [field]
     assert Product.objects.count() == 1 and PartnerProduct.objects.count() == 0
 

@@ -4,6 +4,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from catalog.models import ProductImage
+from catalog.tests.factories import ProductFactory
+from visualsearch.services import product_image_add
 from conftest import demo_asset_bytes, photo_bytes
 from visualsearch.models import ImageEmbedding
 
@@ -103,7 +105,8 @@ def test_search_filters_by_category_slug_and_price(client, catalogue):
         ({}, "invalid"),
         ({"image": _upload(photo_bytes()), "limit": "0"}, "invalid"),
         ({"image": _upload(photo_bytes()), "min_price": "50", "max_price": "10"}, "invalid"),
-        ({"image": _upload(photo_bytes()), "category": "no-such-category"}, "invalid"),
+        ({"image": _upload(photo_bytes()), "category": "no-such-category"}, "category_not_found"),
+        ({"image": _upload(photo_bytes()), "min_price": "abc"}, "price_invalid"),
     ],
 )
 def test_bad_requests_get_400_with_a_code_and_store_nothing(client, catalogue, payload, code):
@@ -124,6 +127,47 @@ def test_similar_products_api(client, catalogue):
     results = response.json()["results"]
     assert [r["name"] for r in results] == ["Green Apple", results[1]["name"]]
     assert apple.id not in [r["product_id"] for r in results]
+
+
+def test_search_by_image_matches_a_category_slug_whatever_its_case(client, catalogue):
+    response = client.post(
+        "/api/v1/search/image",
+        {"image": _upload(query_copy(demo_asset_bytes("1f45f.webp"))), "category": "KITCHEN", "max_price": "20"},
+    )
+    assert response.status_code == 200
+    assert [r["name"] for r in response.json()["results"]] == ["Hot Beverage"]
+
+
+def test_similar_of_a_product_whose_pictures_are_pending_is_409(client, catalogue):
+    product = ProductFactory(category=catalogue["Teapot"].category)
+    product_image_add(product=product, data=photo_bytes(), enqueue=False)  # stored, its embedding pending
+
+    response = client.get(f"/api/v1/products/{product.id}/similar")
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "embedding_not_ready"
+
+
+def test_similar_of_a_product_without_pictures_is_409(client, catalogue):
+    product = ProductFactory(category=catalogue["Teapot"].category)
+
+    response = client.get(f"/api/v1/products/{product.id}/similar")
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "embedding_not_ready"
+
+
+def test_similar_of_the_only_embedded_product_is_an_empty_200(client, db):
+    from visualsearch.services import embeddings_compute
+
+    product = ProductFactory()
+    product_image_add(product=product, data=demo_asset_bytes("1fad6.webp"), enqueue=False)
+    embeddings_compute(embedding_ids=list(ImageEmbedding.objects.values_list("id", flat=True)))
+
+    response = client.get(f"/api/v1/products/{product.id}/similar")
+
+    assert response.status_code == 200
+    assert response.json()["results"] == []
 
 
 def test_similar_of_unknown_or_unpublished_product_is_404(client, catalogue):
