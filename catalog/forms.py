@@ -13,7 +13,7 @@ INDENT = "\u00a0" * 4
 
 
 def category_tree_label(category: Category, depth: int) -> str:
-    return INDENT * depth + category.name
+    return INDENT * depth + category.display_name
 
 
 class _TreeIterator(ModelChoiceIterator):

@@ -339,8 +339,26 @@ def _digest(text: str) -> int:
     return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
 
 
+CHINESE_TEXT = Path(__file__).with_name("demo_zh.tsv")
+
+
+def _chinese_text() -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
+    """The demo's Chinese names and descriptions by SKU, and its category paths in Chinese (``demo_zh.tsv``, two
+    tab-separated tables written by the project, one blank line between them)."""
+    products, categories = {}, {}
+    products_part, _, categories_part = CHINESE_TEXT.read_text(encoding="utf-8").partition("\n\n")
+    for line in products_part.splitlines()[1:]:
+        sku, name_zh, description_zh = line.split("\t")
+        products[sku] = (name_zh, description_zh)
+    for line in categories_part.strip().splitlines()[1:]:
+        path, path_zh = line.split("\t")
+        categories[path] = path_zh
+    return products, categories
+
+
 def demo_csv_write(*, assets: Path, out: Path) -> int:
     """Write the demo catalogue's CSV (image paths relative to ``assets``); returns the number of products."""
+    chinese, categories_zh = _chinese_text()
     rows, seen = [], set()
     for path, products in DEPARTMENTS.items():
         for char, name, price in products:
@@ -350,20 +368,29 @@ def demo_csv_write(*, assets: Path, out: Path) -> int:
             seen.add(char)
             digest = _digest(name)
             stock = 0 if digest % 11 == 0 else 3 + digest % 40
+            sku = f"DEMO-{ord(char[0]):05X}"
+            name_zh, description_zh = chinese.get(sku, ("", ""))
             rows.append(
                 {
-                    "sku": f"DEMO-{ord(char[0]):05X}",
+                    "sku": sku,
                     "name": name,
                     "category": path,
                     "price": str(Decimal(price)),
                     "stock": str(stock),
                     "description": DESCRIPTIONS[path][digest % len(DESCRIPTIONS[path])],
                     "image": asset.name,
+                    "name_zh": name_zh,
+                    "description_zh": description_zh,
+                    "category_zh": categories_zh.get(path, ""),
                 }
             )
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["sku", "name", "category", "price", "stock", "description", "image"])
+        writer = csv.DictWriter(
+            handle,
+            fieldnames=["sku", "name", "category", "price", "stock", "description", "image", "name_zh",
+                        "description_zh", "category_zh"],
+        )
         writer.writeheader()
         writer.writerows(rows)
     return len(rows)

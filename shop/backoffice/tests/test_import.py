@@ -101,3 +101,28 @@ def test_progress_lines_come_every_few_seconds_and_once_at_the_end():
         "import: 8/10 img (80 %), 0.7 img/s",
         "import: 10/10 img (100 %), 0.7 img/s",
     ]
+
+
+def test_import_takes_the_chinese_text_and_the_chinese_shop_shows_it(tmp_path, client):
+    (tmp_path / "mug.jpg").write_bytes(photo_bytes(colour=(200, 0, 0)))
+    with (tmp_path / "products.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["sku", "name", "category", "price", "image", "name_zh", "description_zh", "category_zh"])
+        writer.writerow(["M1", "Red Mug", "Home/Kitchen", "12.50", "mug.jpg", "红色马克杯", "陶瓷杯，可用洗碗机清洗。", "家居/厨房"])
+    _run(tmp_path)
+
+    mug = Product.objects.select_related("category__parent").get(sku="M1")
+    assert (mug.name_zh, mug.description_zh) == ("红色马克杯", "陶瓷杯，可用洗碗机清洗。")
+    assert (mug.category.name_zh, mug.category.parent.name_zh) == ("厨房", "家居")
+
+    english = client.get(mug.get_absolute_url()).content.decode()
+    client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/"})
+    chinese = client.get(mug.get_absolute_url()).content.decode()
+    assert "<h1>Red Mug</h1>" in english and "红色马克杯" not in english
+    assert "<h1>红色马克杯</h1>" in chinese and "陶瓷杯，可用洗碗机清洗。" in chinese
+    assert ">家居</a> / <a" in chinese and ">厨房</a>" in chinese
+    # and the words find it in either language
+    from visualsearch.textsearch import products_for_text
+
+    assert [h.product_id for h in products_for_text(text="马克杯").hits][:1] == [mug.id]
+    assert [h.product_id for h in products_for_text(text="mugs").hits][:1] == [mug.id]

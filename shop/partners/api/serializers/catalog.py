@@ -24,6 +24,7 @@ BULK_MAX = 100
 class CategoryOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
+    name_zh = serializers.CharField(allow_blank=True, help_text="the name in Simplified Chinese; empty if none")
     slug = serializers.CharField()
     parent = serializers.CharField(source="parent.slug", allow_null=True, help_text="the parent category's slug")
     position = serializers.IntegerField()
@@ -74,8 +75,10 @@ class ProductOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     sku = serializers.CharField()
     name = serializers.CharField()
+    name_zh = serializers.CharField(allow_blank=True, help_text="the name in Simplified Chinese; empty if none")
     slug = serializers.CharField()
     description = serializers.CharField(allow_blank=True)
+    description_zh = serializers.CharField(allow_blank=True)
     price = serializers.DecimalField(max_digits=12, decimal_places=2)
     currency = serializers.CharField()
     stock_quantity = serializers.IntegerField()
@@ -208,6 +211,10 @@ class ProductWriteFields(serializers.Serializer):
     price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"))
     currency = serializers.RegexField(r"^[A-Z]{3}\Z", max_length=3, required=False, help_text="ISO 4217, e.g. EUR")
     description = serializers.CharField(max_length=20_000, allow_blank=True, required=False, default="")
+    name_zh = serializers.CharField(
+        max_length=200, allow_blank=True, required=False, default="", help_text="the name in Simplified Chinese"
+    )
+    description_zh = serializers.CharField(max_length=20_000, allow_blank=True, required=False, default="")
     stock_quantity = serializers.IntegerField(min_value=0, max_value=MAX_INT, required=False, default=0)
     is_published = serializers.BooleanField(required=False, default=True)
 

@@ -38,8 +38,8 @@ def test_categories_list_names_each_parent_by_slug(kitchen):
 
     assert response.status_code == 200
     assert response.json()["results"] == [
-        {"id": kitchen.parent.id, "name": "Home", "slug": "home", "parent": None, "position": 0},
-        {"id": kitchen.id, "name": "Kitchen", "slug": "kitchen", "parent": "home", "position": 0},
+        {"id": kitchen.parent.id, "name": "Home", "name_zh": "", "slug": "home", "parent": None, "position": 0},
+        {"id": kitchen.id, "name": "Kitchen", "name_zh": "", "slug": "kitchen", "parent": "home", "position": 0},
     ]
 
 
