@@ -10,6 +10,7 @@ from django.db.models import Exists, F, OuterRef, Prefetch, QuerySet
 
 from catalog.models import Category, Product, ProductImage
 from catalog.querysets import products_narrowed
+from visualsearch.concepts import ParsedQuery
 from visualsearch.selectors import SearchFilters
 from visualsearch.textsearch import products_for_text
 
@@ -67,12 +68,15 @@ def products_listed(*, filters: ListingFilters) -> QuerySet[Product]:
     return products_filtered(products_on_show(), filters=filters)
 
 
-def products_matching_text(*, text: str, filters: ListingFilters = ListingFilters()) -> list[Product]:
+def products_matching_text(
+    *, text: str, filters: ListingFilters = ListingFilters()
+) -> tuple[list[Product], ParsedQuery | None]:
     """The header box: full text in both languages fused with what the pictures show
-    (``visualsearch.textsearch``), best first unless a sort is chosen; at most 200 products."""
+    (``visualsearch.textsearch``), best first unless a sort is chosen; at most 200 products, and how the words
+    were read (kinds of things, colours, plain words)."""
     text = text.strip()[:200]
     if not text:
-        return []
+        return [], None
     result = products_for_text(
         text=text,
         filters=SearchFilters(
@@ -86,9 +90,9 @@ def products_matching_text(*, text: str, filters: ListingFilters = ListingFilter
     ids = [hit.product_id for hit in result.hits]
     products = products_on_show().filter(id__in=ids)
     if filters.sort in SORTS:
-        return list(products.order_by(*SORTS[filters.sort]))
+        return list(products.order_by(*SORTS[filters.sort])), result.parsed
     by_id = {product.id: product for product in products}
-    return [by_id[i] for i in ids if i in by_id]
+    return [by_id[i] for i in ids if i in by_id], result.parsed
 
 
 def colour_counts(products: QuerySet[Product] | list[Product]) -> list[tuple[str, int]]:

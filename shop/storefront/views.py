@@ -116,15 +116,30 @@ def product(request: HttpRequest, slug: str) -> HttpResponse:
 def text_search(request: HttpRequest) -> HttpResponse:
     text = request.GET.get("q", "").strip()[:200]
     form = ListingForm(request.GET, with_category=True, with_relevance=bool(text))
-    products = products_matching_text(text=text, filters=form.filters())
+    products, parsed = products_matching_text(text=text, filters=form.filters())
     page = Paginator(products, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request, "shop/search.html",
         {
             "q": text, "page": page, "form": form, "pager_query": _querystring(request, page=None),
+            "read_as": _read_as(parsed),
             "colour_facets": _colour_facets(request, colour_counts(products)),
         },
     )
+
+
+def _read_as(parsed) -> dict | None:
+    """How the words were read, for the line under the heading: the kinds of things looked for in the pictures
+    and the colours, in the shopper's language."""
+    if parsed is None or not (parsed.concept_terms or parsed.colours):
+        return None
+    from visualsearch.colours import BY_KEY
+
+    chinese = get_language().startswith("zh")
+    return {
+        "things": list(parsed.concept_terms),
+        "colours": [BY_KEY[key].chinese if chinese else BY_KEY[key].english for key in parsed.colours],
+    }
 
 
 def _colour_facets(request: HttpRequest, counts: list[tuple[str, int]]) -> list[dict]:

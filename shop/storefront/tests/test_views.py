@@ -225,3 +225,22 @@ def test_language_switch_to_simplified_chinese_and_back(client, catalogue):
 
     client.post("/i18n/setlang/", {"language": "en", "next": "/"})
     assert "Search by photo" in client.get("/").content.decode()
+
+
+def test_header_search_finds_by_pictures_says_how_it_read_the_words_and_facets_colours(client, catalogue):
+    response = client.get("/search/", {"q": "coffee mug"})
+    names = [p.name for p in response.context["page"]]
+    page = response.content.decode()
+    assert names[0] == "Hot Beverage"  # no product's text says "coffee mug": its picture shows one
+    assert "Also found by what the pictures show: coffee mug." in page
+    assert 'class="colour-facets"' in page
+
+    # "green apple" is one term (a kind of apple); in "red apple" the colour is read as a colour filter
+    red = client.get("/search/", {"q": "red apple"})
+    assert [p.name for p in red.context["page"]] == ["Red Apple"]
+    assert "Colour: red." in red.content.decode()
+
+    client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/"})
+    chinese = client.get("/search/", {"q": "马克杯"})
+    assert [p.name for p in chinese.context["page"]][0] == "Hot Beverage"
+    assert "也按图片内容查找：马克杯。" in chinese.content.decode()
