@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_PKG := @lobehub/fluent-emoji-3d@1.1.0
 DEMO_DIR := var/demo/package/assets
 
-.PHONY: install run serve backup restore test bench eval demo-assets browser stop clean
+.PHONY: install run serve backup restore test bench eval eval-text demo-assets browser stop clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -73,6 +73,14 @@ eval: install
 	$(PY) manage.py evaluate_retrieval --protocol E
 	$(PY) manage.py evaluate_retrieval --protocol A --model effnet-lite0-avg-224
 	$(PY) manage.py evaluate_retrieval --protocol C --model effnet-lite0-avg-224
+	$(MAKE) eval-text
+
+# Words and pictures (README "Words and pictures"): the demo's labelled queries, category prediction, grocery names
+# -> packshots, colours against the hand-labelled set (~6 min).
+eval-text: install demo-assets
+	$(PY) manage.py evaluate_text_search --categories
+	$(PY) manage.py evaluate_text_search --grocery
+	$(PY) manage.py evaluate_text_search --colours
 
 stop:
 	$(PY) -m shop.embedded stop

@@ -340,6 +340,17 @@ def _digest(text: str) -> int:
 
 
 CHINESE_TEXT = Path(__file__).with_name("demo_zh.tsv")
+DESCRIPTIONS_TEXT = Path(__file__).with_name("demo_descriptions.tsv")
+
+
+def _descriptions() -> dict[str, tuple[str, str]]:
+    """Each demo product's own description in English and Chinese (``demo_descriptions.tsv``, written by the
+    project for each product: its material, use, size or care, not a line shared by its whole category)."""
+    found = {}
+    for line in DESCRIPTIONS_TEXT.read_text(encoding="utf-8").splitlines()[1:]:
+        sku, description, description_zh = line.split("\t")
+        found[sku] = (description, description_zh)
+    return found
 
 
 def _chinese_text() -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
@@ -359,6 +370,7 @@ def _chinese_text() -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
 def demo_csv_write(*, assets: Path, out: Path) -> int:
     """Write the demo catalogue's CSV (image paths relative to ``assets``); returns the number of products."""
     chinese, categories_zh = _chinese_text()
+    descriptions = _descriptions()
     rows, seen = [], set()
     for path, products in DEPARTMENTS.items():
         for char, name, price in products:
@@ -369,7 +381,10 @@ def demo_csv_write(*, assets: Path, out: Path) -> int:
             digest = _digest(name)
             stock = 0 if digest % 11 == 0 else 3 + digest % 40
             sku = f"DEMO-{ord(char[0]):05X}"
-            name_zh, description_zh = chinese.get(sku, ("", ""))
+            name_zh, _ = chinese.get(sku, ("", ""))
+            description, description_zh = descriptions.get(
+                sku, (DESCRIPTIONS[path][digest % len(DESCRIPTIONS[path])], "")
+            )
             rows.append(
                 {
                     "sku": sku,
@@ -377,7 +392,7 @@ def demo_csv_write(*, assets: Path, out: Path) -> int:
                     "category": path,
                     "price": str(Decimal(price)),
                     "stock": str(stock),
-                    "description": DESCRIPTIONS[path][digest % len(DESCRIPTIONS[path])],
+                    "description": description,
                     "image": asset.name,
                     "name_zh": name_zh,
                     "description_zh": description_zh,

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from catalog.models import Category
 from catalog.selectors import category_ancestors, category_by_slug
-from recommendations.selectors import inspired_by_views, similar_items
+from recommendations.selectors import inspired_by_views, similar_in_other_colours, similar_items
 from recommendations.services import product_view_record
 from visualsearch.errors import ErrorCode, ImageRejected, MESSAGES
 from visualsearch.intake import ALLOWED_MEDIA_TYPES
@@ -107,6 +107,7 @@ def product(request: HttpRequest, slug: str) -> HttpResponse:
             "images": images,
             # No picture, no vector: the page shows a placeholder and no "similar items" promise.
             "similar": similar_items(product=item) if images else [],
+            "other_colours": similar_in_other_colours(product=item) if images else [],
             "add_form": AddToCartForm(initial={"product": item.id, "quantity": 1}),
             "in_cart": in_cart,
         },

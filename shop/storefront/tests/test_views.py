@@ -244,3 +244,10 @@ def test_header_search_finds_by_pictures_says_how_it_read_the_words_and_facets_c
     chinese = client.get("/search/", {"q": "马克杯"})
     assert [p.name for p in chinese.context["page"]][0] == "Hot Beverage"
     assert "也按图片内容查找：马克杯。" in chinese.content.decode()
+
+
+def test_product_page_offers_similar_items_in_another_colour(client, catalogue):
+    page = client.get(catalogue["Red Apple"].get_absolute_url())
+    others = [m.product.name for m in page.context["other_colours"]]
+    assert others[0] == "Green Apple" and "Similar, in another colour" in page.content.decode()
+    assert all("red" not in m.image.colour_keys for m in page.context["other_colours"])

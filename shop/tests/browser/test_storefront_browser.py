@@ -33,7 +33,8 @@ def _draw_crop(page, *, left: float, top: float, right: float, bottom: float) ->
     # After a new photo the page scrolls its results into view (on a phone, past the photo): let that scroll
     # end, then bring the photo back as a shopper scrolling up would.
     page.wait_for_function("() => new Promise(done => { const y = scrollY; setTimeout(() => done(scrollY === y), 250); })")
-    page.locator("#query-preview").scroll_into_view_if_needed()
+    # centred, not just "in view": the sticky header would cover the photo's top edge where the drag starts
+    page.locator("#query-preview").evaluate("el => el.scrollIntoView({block: 'center', behavior: 'instant'})")
     box = page.locator("#query-preview").bounding_box()
     page.mouse.move(box["x"] + box["width"] * left, box["y"] + box["height"] * top)
     page.mouse.down()
