@@ -143,7 +143,7 @@ def search_latency(assets: Path, *, queries: int) -> None:
     from catalog.models import Category, Product
     from visualsearch import querysets
     from visualsearch.embedding import embedder_for
-    from visualsearch.intake import image_intake, stored_image_open
+    from visualsearch.intake import query_photo_open
     from visualsearch.embedding.objects import salient_objects
     from visualsearch.selectors import (
         SearchFilters,
@@ -165,8 +165,7 @@ def search_latency(assets: Path, *, queries: int) -> None:
             product = products[index]
             data = shopper_photo(assets / _asset_name(product), size=size, seed=i)
             t0 = time.perf_counter()
-            intake = image_intake(data, limits=intake_limits())  # the steps of selectors.photo_query, timed apart
-            picture = stored_image_open(intake.jpeg)
+            picture = query_photo_open(data, limits=intake_limits())  # the steps of selectors.photo_query, timed apart
             t1 = time.perf_counter()
             boxes = salient_objects(picture, side=settings.VISUALSEARCH_OBJECTS_SIDE).boxes[: settings.VISUALSEARCH_OBJECTS_MAX]
             t1b = time.perf_counter()
@@ -196,7 +195,7 @@ def search_latency(assets: Path, *, queries: int) -> None:
         plain = [a + b + c for a, b, c in zip(decode, embed, query)]
         FIGURES[label] = {"total": total, "plain": plain, "decode": decode, "objects": objects, "embed": embed, "query": query}
         print(f"  {label} ({len(total)} searches over {len(products)} products; right product first in {hits_first}):")
-        print(f"    decode (intake: check, orient, re-encode, read back): {ms(decode)}")
+        print(f"    decode (checks, reduced-scale decode, orient):        {ms(decode)}")
         print(f"    object step (U²-Net-p, {settings.VISUALSEARCH_OBJECTS_SIDE} px):                       {ms(objects)}")
         print(f"    embedding (whole photo + each object, one batch):     {ms(embed)}")
         print(f"    database query (products_near_photo, centred, 24):   {ms(query)}")

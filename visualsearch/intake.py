@@ -86,7 +86,9 @@ def _flatten(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def image_intake(data: bytes, *, limits: IntakeLimits = IntakeLimits()) -> IntakeResult:
+def _checked_open(data: bytes, limits: IntakeLimits) -> tuple[Image.Image, str]:
+    """Open the file and check everything the header tells (size, type, pixels, a JPEG too short for its
+    picture) before a pixel is decoded. Returns the opened, not yet decoded, image and its format."""
     if not data:
         raise ImageRejected(ErrorCode.IMAGE_EMPTY)
     if len(data) > limits.max_bytes:
@@ -102,20 +104,27 @@ def image_intake(data: bytes, *, limits: IntakeLimits = IntakeLimits()) -> Intak
             # A known signature that Pillow cannot open is a damaged photo, not a stranger file.
             code = ErrorCode.IMAGE_TRUNCATED if _has_photo_signature(data) else ErrorCode.IMAGE_UNREADABLE
             raise ImageRejected(code) from None
-        source_format = probe.format or "unknown"
-        if source_format not in ALLOWED_FORMATS:
-            raise ImageRejected(ErrorCode.IMAGE_FORMAT_REFUSED, format=source_format)
-        width, height = probe.size
-        # Checked from the header, before a single pixel is decoded: a bomb never allocates its buffer.
-        if width * height > limits.max_pixels:
-            raise ImageRejected(ErrorCode.IMAGE_TOO_MANY_PIXELS, limit=limits.max_pixels)
-        if min(width, height) < MIN_SIDE:
-            raise ImageRejected(ErrorCode.IMAGE_TOO_SMALL, min_side=MIN_SIDE)
-        if source_format == "JPEG" and len(data) * 8 < math.ceil(width / 8) * math.ceil(height / 8):
-            # Each 8x8 block of a (Huffman-coded) JPEG costs at least one bit: its DC code. A file smaller than
-            # that cannot hold the picture its header declares, and libjpeg would quietly fill the rest with
-            # grey (Pillow raises nothing), so a 4 KB file declaring 3000x3000 would be stored as a grey square.
-            raise ImageRejected(ErrorCode.IMAGE_TRUNCATED)
+    source_format = probe.format or "unknown"
+    if source_format not in ALLOWED_FORMATS:
+        raise ImageRejected(ErrorCode.IMAGE_FORMAT_REFUSED, format=source_format)
+    width, height = probe.size
+    # Checked from the header, before a single pixel is decoded: a bomb never allocates its buffer.
+    if width * height > limits.max_pixels:
+        raise ImageRejected(ErrorCode.IMAGE_TOO_MANY_PIXELS, limit=limits.max_pixels)
+    if min(width, height) < MIN_SIDE:
+        raise ImageRejected(ErrorCode.IMAGE_TOO_SMALL, min_side=MIN_SIDE)
+    if source_format == "JPEG" and len(data) * 8 < math.ceil(width / 8) * math.ceil(height / 8):
+        # Each 8x8 block of a (Huffman-coded) JPEG costs at least one bit: its DC code. A file smaller than
+        # that cannot hold the picture its header declares, and libjpeg would quietly fill the rest with
+        # grey (Pillow raises nothing), so a 4 KB file declaring 3000x3000 would be stored as a grey square.
+        raise ImageRejected(ErrorCode.IMAGE_TRUNCATED)
+    return probe, source_format
+
+
+def _decoded(probe: Image.Image) -> Image.Image:
+    """Decode every pixel (a truncated file fails here), turn it upright, flatten transparency on white."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             probe.seek(0)  # animated files: the first frame is the picture
             probe.load()
@@ -125,6 +134,33 @@ def image_intake(data: bytes, *, limits: IntakeLimits = IntakeLimits()) -> Intak
         except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombWarning,
                 Image.DecompressionBombError):
             raise ImageRejected(ErrorCode.IMAGE_TRUNCATED) from None
+    return image
+
+
+QUERY_SIDE = 640
+"""A query photo is searched at most 640 px on its long side: the page's script sends that much, the network
+reads 240 px, the object step 224 px. A larger upload (an API client sending a 12 MP photo) is decoded at a
+reduced scale straight from its DCT coefficients (Pillow's ``draft``: 1/2, 1/4 or 1/8, never below 640 px), so
+most of its pixels are never decoded."""
+
+
+def query_photo_open(data: bytes, *, limits: IntakeLimits = IntakeLimits()) -> Image.Image:
+    """A shopper's query photo, checked like every upload, decoded only as far as search needs: RGB, upright,
+    at most ``QUERY_SIDE`` px on its long side. Nothing is stored, so there is nothing to re-encode."""
+    probe, source_format = _checked_open(data, limits)
+    if source_format == "JPEG":
+        # draft keeps the result >= the requested size; EXIF rotation comes after, so ask for the long side
+        # in both directions.
+        probe.draft("RGB", (QUERY_SIDE, QUERY_SIDE))
+    image = _decoded(probe)
+    if max(image.size) > QUERY_SIDE:
+        image.thumbnail((QUERY_SIDE, QUERY_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return image
+
+
+def image_intake(data: bytes, *, limits: IntakeLimits = IntakeLimits()) -> IntakeResult:
+    probe, source_format = _checked_open(data, limits)
+    image = _decoded(probe)
     if max(image.size) > limits.stored_max_side:
         image.thumbnail((limits.stored_max_side, limits.stored_max_side), Image.Resampling.LANCZOS)
     jpeg = _encode_jpeg(image)

@@ -16,7 +16,7 @@ from catalog.selectors import category_descendant_ids
 from . import querysets
 from .embedding import embedder_for, spec_for
 from .errors import ErrorCode, ImageRejected
-from .intake import MIN_SIDE, IntakeLimits, image_intake, stored_image_open
+from .intake import MIN_SIDE, IntakeLimits, query_photo_open
 from .models import EmbeddingStatus, ImageEmbedding, ModelVersion
 from .statistics import Centring, centring_for
 
@@ -259,8 +259,9 @@ def photo_query(
     ImageRejected for files that are not acceptable photos (or a crop too small to see). Nothing is written.
     """
     model_key = model_key or active_model_key()
-    intake = image_intake(data, limits=intake_limits())
-    picture = stored_image_open(intake.jpeg)  # exactly what the worker reads back for a catalogue image
+    # Checked like every upload, decoded only as far as search needs (intake.QUERY_SIDE); the spec's own
+    # preprocessing then treats it as it treats a catalogue picture.
+    picture = query_photo_open(data, limits=intake_limits())
     embedder = embedder_for(model_key, settings.VISUALSEARCH_DEVICE)
     if crop is not None:
         picture = picture.crop(crop.pixels(picture.size))

@@ -353,14 +353,14 @@ def _descriptions() -> dict[str, tuple[str, str]]:
     return found
 
 
-def _chinese_text() -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
-    """The demo's Chinese names and descriptions by SKU, and its category paths in Chinese (``demo_zh.tsv``, two
-    tab-separated tables written by the project, one blank line between them)."""
+def _chinese_text() -> tuple[dict[str, str], dict[str, str]]:
+    """The demo's Chinese names by SKU, and its category paths in Chinese (``demo_zh.tsv``, two tab-separated
+    tables written by the project, one blank line between them)."""
     products, categories = {}, {}
     products_part, _, categories_part = CHINESE_TEXT.read_text(encoding="utf-8").partition("\n\n")
     for line in products_part.splitlines()[1:]:
-        sku, name_zh, description_zh = line.split("\t")
-        products[sku] = (name_zh, description_zh)
+        sku, name_zh = line.split("\t")
+        products[sku] = name_zh
     for line in categories_part.strip().splitlines()[1:]:
         path, path_zh = line.split("\t")
         categories[path] = path_zh
@@ -381,7 +381,7 @@ def demo_csv_write(*, assets: Path, out: Path) -> int:
             digest = _digest(name)
             stock = 0 if digest % 11 == 0 else 3 + digest % 40
             sku = f"DEMO-{ord(char[0]):05X}"
-            name_zh, _ = chinese.get(sku, ("", ""))
+            name_zh = chinese.get(sku, "")
             description, description_zh = descriptions.get(
                 sku, (DESCRIPTIONS[path][digest % len(DESCRIPTIONS[path])], "")
             )

@@ -162,3 +162,29 @@ def test_a_cut_heic_or_avif_is_refused_as_damaged(fmt):
 def test_heic_and_avif_obey_the_same_pixel_limit():
     assert _rejected(_phone_photo("HEIF"), IntakeLimits(max_pixels=20_000)) == ErrorCode.IMAGE_TOO_MANY_PIXELS
     assert _rejected(_phone_photo("AVIF"), IntakeLimits(max_pixels=20_000)) == ErrorCode.IMAGE_TOO_MANY_PIXELS
+
+
+def test_a_large_query_photo_is_decoded_at_a_reduced_scale_upright_and_still_checked():
+    from visualsearch.intake import QUERY_SIDE, query_photo_open
+
+    rng = np.random.default_rng(3)
+    pixels = (rng.random((3024 // 8, 4032 // 8, 3)) * 255).astype(np.uint8)
+    image = Image.fromarray(pixels).resize((4032, 3024), Image.Resampling.NEAREST)  # a 12 MP phone photo
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shot in portrait
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90, exif=exif)
+    data = out.getvalue()
+
+    picture = query_photo_open(data)
+    assert picture.mode == "RGB" and picture.size == (480, QUERY_SIDE)  # upright, 640 on the long side
+    # the same picture as the full decode, shrunk (DCT scaling then Lanczos vs Lanczos alone)
+    full = image.transpose(Image.Transpose.ROTATE_270).resize(picture.size, Image.Resampling.LANCZOS)
+    assert np.abs(np.asarray(picture, dtype=np.int16) - np.asarray(full, dtype=np.int16)).mean() < 6
+
+    with pytest.raises(ImageRejected) as refused:
+        query_photo_open(data[: len(data) // 2])  # cut off half way: refused, not filled with grey
+    assert refused.value.code == ErrorCode.IMAGE_TRUNCATED
+    with pytest.raises(ImageRejected) as too_big:
+        query_photo_open(data, limits=IntakeLimits(max_pixels=10_000_000))
+    assert too_big.value.code == ErrorCode.IMAGE_TOO_MANY_PIXELS
