@@ -1,8 +1,12 @@
 """The catalogue in the admin, with what only the back office composes: photo upload through the intake,
 thumbnails, and each picture's embedding status (catalogue + visual search). Categories are catalog's own admin."""
 
+from decimal import ROUND_HALF_UP, Decimal
+
 from django.contrib import admin, messages
 from django.db import transaction
+from django.db.models import Count, F, Q
+from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 
@@ -10,10 +14,10 @@ from catalog import services
 from catalog.admin import CategoryTreeFormMixin, CategoryTreeListFilter
 from catalog.models import Product, ProductImage, ProductImageKind
 from visualsearch.categories import product_category_suggestions
-from visualsearch.selectors import embedding_status_for_images
+from visualsearch.selectors import active_model_key, embedding_status_for_images
 from visualsearch.services import embeddings_requeue, product_image_add
 
-from .forms import ProductImageAdminForm
+from .forms import BulkCategoryForm, BulkPriceForm, ProductImageAdminForm
 
 SUGGESTION_APPLY_SHARE = 0.5
 """The bulk action moves a product only when at least half the neighbours' vote agrees on one category."""
@@ -26,7 +30,7 @@ def _status_html(image: ProductImage) -> str:
     # Lists annotate the status in their queryset (one query); a lone image asks for its own.
     row = getattr(image, "embedding_row", None) or embedding_status_for_images([image.pk]).get(image.pk)
     if row is None:
-        return format_html('<span style="color:#57606a">not requested</span>')
+        return format_html('<span style="color:{}">not requested</span>', "#57606a")
     text = row.status
     if row.status == "failed":
         return format_html(
@@ -63,16 +67,134 @@ class ProductImageInline(admin.TabularInline):
         return _status_html(obj)
 
 
+class PictureStatusFilter(admin.SimpleListFilter):
+    """Products by the state of their catalogue pictures' vectors for the active model key."""
+
+    title = "pictures"
+    parameter_name = "pictures"
+
+    def lookups(self, request, model_admin):
+        return [("failed", "failed"), ("pending", "pending"), ("ready", "all ready"), ("none", "no picture")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "failed":
+            return queryset.filter(pictures_failed__gt=0)
+        if value == "pending":
+            return queryset.filter(pictures_pending__gt=0)
+        if value == "ready":
+            return queryset.filter(picture_count__gt=0, pictures_ready=F("picture_count"))
+        if value == "none":
+            return queryset.filter(picture_count=0)
+        return queryset
+
+
 @admin.register(Product)
 class ProductAdmin(CategoryTreeFormMixin, admin.ModelAdmin):
-    list_display = ["name", "sku", "category", "price", "stock_quantity", "is_published", "created_at"]
-    list_filter = ["is_published", ("category", CategoryTreeListFilter)]
-    search_fields = ["name", "sku", "description"]
+    list_display = ["thumbnail", "name", "sku", "category", "price", "stock_quantity", "is_published", "pictures"]
+    list_display_links = ["thumbnail", "name"]
+    list_filter = ["is_published", PictureStatusFilter, ("category", CategoryTreeListFilter)]
+    search_fields = ["name", "name_zh", "sku", "description"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [ProductImageInline]
     list_select_related = ["category"]
+    list_per_page = 50
     readonly_fields = ["category_suggestion"]
-    actions = ["category_apply_suggested"]
+
+    class Media:
+        css = {"all": ["backoffice/admin.css"]}
+
+    actions = ["publish", "unpublish", "category_move", "price_change", "category_apply_suggested"]
+
+    def get_queryset(self, request):
+        """Each row's picture counts by the state of their vectors, in the list's one query."""
+        key = active_model_key()
+        catalogue = Q(images__kind="catalogue")
+        vectors = Q(images__kind="catalogue", images__embeddings__model_key=key)
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related("images")
+            .annotate(
+                picture_count=Count("images", filter=catalogue, distinct=True),
+                pictures_ready=Count("images", filter=vectors & Q(images__embeddings__status="ready"), distinct=True),
+                pictures_pending=Count("images", filter=vectors & Q(images__embeddings__status="pending"), distinct=True),
+                pictures_failed=Count("images", filter=vectors & Q(images__embeddings__status="failed"), distinct=True),
+            )
+        )
+
+    @admin.display(description="")
+    def thumbnail(self, obj):
+        first = next((image for image in obj.images.all() if image.kind == ProductImageKind.CATALOGUE), None)
+        if first is None:
+            return "—"
+        return format_html('<img src="{}" alt="" style="height:40px;width:40px;object-fit:contain">', first.thumbnail.url)
+
+    @admin.display(description="Pictures", ordering="picture_count")
+    def pictures(self, obj):
+        if not obj.picture_count:
+            return format_html('<span style="color:{}">none</span>', "#57606a")
+        parts = [(obj.pictures_ready, "ready"), (obj.pictures_pending, "pending"), (obj.pictures_failed, "failed")]
+        return format_html_join(
+            " · ", '<span style="color:{}">{} {}</span>', ((STATUS_COLOURS[s], n, s) for n, s in parts if n)
+        )
+
+    def _bulk_update(self, request, queryset, changes, done: str) -> None:
+        """Apply per-product changes through the catalogue service (search documents, events), all or none."""
+        with transaction.atomic():
+            count = 0
+            # The list's queryset carries its picture counts (a GROUP BY): lock the plain rows instead.
+            for product in Product.objects.filter(pk__in=queryset.values("pk")).select_for_update().order_by("pk"):
+                fields = changes(product)
+                if fields:
+                    services.product_update(product=product, **fields)
+                    count += 1
+        self.message_user(request, done % {"n": count}, messages.SUCCESS)
+
+    @admin.action(description="Publish the selected products")
+    def publish(self, request, queryset):
+        self._bulk_update(request, queryset, lambda p: {} if p.is_published else {"is_published": True},
+                          "%(n)s product(s) published.")
+
+    @admin.action(description="Unpublish the selected products")
+    def unpublish(self, request, queryset):
+        self._bulk_update(request, queryset, lambda p: {"is_published": False} if p.is_published else {},
+                          "%(n)s product(s) unpublished.")
+
+    def _second_step(self, request, queryset, form, title: str, action: str):
+        return TemplateResponse(
+            request,
+            "admin/backoffice/bulk_action.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": title, "form": form, "action": action, "products": queryset,
+                "opts": self.model._meta, "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+    @admin.action(description="Move the selected products to a category…")
+    def category_move(self, request, queryset):
+        form = BulkCategoryForm(request.POST if "apply" in request.POST else None)
+        if not form.is_bound or not form.is_valid():
+            return self._second_step(request, queryset, form, "Move products to a category", "category_move")
+        target = form.cleaned_data["category"]
+        self._bulk_update(request, queryset, lambda p: {} if p.category_id == target.id else {"category": target},
+                          f"%(n)s product(s) moved to {target.name}.")
+        return None
+
+    @admin.action(description="Change the selected products' price by a percentage…")
+    def price_change(self, request, queryset):
+        form = BulkPriceForm(request.POST if "apply" in request.POST else None)
+        if not form.is_bound or not form.is_valid():
+            return self._second_step(request, queryset, form, "Change prices by a percentage", "price_change")
+        factor = 1 + form.cleaned_data["percent"] / Decimal(100)
+
+        def new_price(product):
+            price = (product.price * factor).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+            return {"price": price} if price != product.price else {}
+
+        self._bulk_update(request, queryset, new_price, f"%(n)s price(s) changed by {form.cleaned_data['percent']} %%.")
+        return None
 
     @admin.display(description="Category from the pictures")
     def category_suggestion(self, obj):

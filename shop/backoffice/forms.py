@@ -39,3 +39,25 @@ class ProductImageAdminForm(forms.ModelForm):
             raise ValidationError(error.message_in(gettext), code=error.code.value) from None
         self.upload_bytes = data
         return upload
+
+
+class BulkCategoryForm(forms.Form):
+    """The "move to a category" bulk action's second step."""
+
+    category = forms.ModelChoiceField(queryset=None, label="Move to")
+
+    def __init__(self, *args, **kwargs):
+        from catalog.forms import CategoryTreeChoiceField
+        from catalog.models import Category
+
+        super().__init__(*args, **kwargs)
+        self.fields["category"] = CategoryTreeChoiceField(Category.objects.all(), label="Move to")
+
+
+class BulkPriceForm(forms.Form):
+    """The "change price by a percentage" bulk action's second step: -90 % to +1000 %, to the cent."""
+
+    percent = forms.DecimalField(
+        label="Change by (%)", min_value=-90, max_value=1000, decimal_places=2,
+        help_text="e.g. -15 for 15 % off, 5 for 5 % more; prices are rounded to the cent",
+    )

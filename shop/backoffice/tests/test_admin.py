@@ -1,4 +1,5 @@
 import re
+from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -128,3 +129,57 @@ def test_admin_explains_a_too_large_photo_in_the_staff_members_language(admin_cl
     assert response.status_code == 400
     assert "文件过大（最大 1 MB）。" in response.content.decode()
     assert Product.objects.count() == 0 and media_files(_media_root) == []
+
+
+def test_product_list_shows_thumbnails_and_picture_states_and_filters_failed_ones(admin_client, catalogue):
+    failed = catalogue["Guitar"]
+    ImageEmbedding.objects.filter(image__product=failed).update(status="failed", vector=None, error="model failed")
+    ProductFactory(name="Bare Lamp")  # no picture
+
+    listing = admin_client.get("/admin/catalog/product/").content.decode()
+    assert listing.count('style="height:40px;width:40px;object-fit:contain"') == 8
+    assert ">1 ready</span>" in listing and ">1 failed</span>" in listing and ">none</span>" in listing
+
+    only_failed = admin_client.get("/admin/catalog/product/", {"pictures": "failed"})
+    assert [p.name for p in only_failed.context["cl"].result_list] == ["Guitar"]
+    none = admin_client.get("/admin/catalog/product/", {"pictures": "none"})
+    assert [p.name for p in none.context["cl"].result_list] == ["Bare Lamp"]
+    ready = admin_client.get("/admin/catalog/product/", {"pictures": "ready"})
+    assert len(ready.context["cl"].result_list) == 7
+
+
+def test_bulk_actions_publish_move_and_reprice_through_the_catalogue_service(admin_client, catalogue):
+    from catalog.models import Category
+    from shop.outbox.models import Event
+
+    shoes = [catalogue[n].id for n in ("Athletic Shoe", "Hiking Boot", "High Heel")]
+    events_before = Event.objects.filter(topic="product.updated").count()
+
+    admin_client.post("/admin/catalog/product/", {"action": "unpublish", "_selected_action": shoes})
+    assert list(Product.objects.filter(id__in=shoes).values_list("is_published", flat=True)) == [False] * 3
+
+    # the price step asks first; a bad percentage is refused and changes nothing
+    asked = admin_client.post("/admin/catalog/product/", {"action": "price_change", "_selected_action": shoes})
+    assert asked.status_code == 200 and "Change by (%)" in asked.content.decode()
+    refused = admin_client.post(
+        "/admin/catalog/product/", {"action": "price_change", "_selected_action": shoes, "apply": "1", "percent": "-95"}
+    )
+    assert refused.status_code == 200 and "Ensure this value is greater than or equal to -90" in refused.content.decode()
+    assert sorted(Product.objects.filter(id__in=shoes).values_list("price", flat=True)) == [
+        Decimal("59.00"), Decimal("89.00"), Decimal("129.00")
+    ]
+    admin_client.post(
+        "/admin/catalog/product/", {"action": "price_change", "_selected_action": shoes, "apply": "1", "percent": "-15"}
+    )
+    assert sorted(Product.objects.filter(id__in=shoes).values_list("price", flat=True)) == [
+        Decimal("50.15"), Decimal("75.65"), Decimal("109.65")
+    ]
+
+    sale = Category.objects.create(name="Sale", slug="sale")
+    admin_client.post(
+        "/admin/catalog/product/",
+        {"action": "category_move", "_selected_action": shoes, "apply": "1", "category": str(sale.id)},
+    )
+    assert set(Product.objects.filter(id__in=shoes).values_list("category__slug", flat=True)) == {"sale"}
+    # each change went through product_update: one product.updated event per product and step (3 steps)
+    assert Event.objects.filter(topic="product.updated").count() - events_before == 9

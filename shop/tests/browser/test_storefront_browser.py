@@ -211,3 +211,22 @@ def test_phone_in_chinese_with_keyboard_and_category_pages(phone, desktop, catal
     screenshot(desktop, "desktop-09-text-search")
     desktop.goto(catalogue["Athletic Shoe"].category.get_absolute_url())
     screenshot(desktop, "desktop-10-category")
+
+
+def test_admin_product_list_and_page_fit_a_laptop_screen(desktop, catalogue, live_server, screenshot, django_user_model):
+    page = desktop
+    django_user_model.objects.create_superuser("staff", "staff@example.org", "a-long-test-password")
+    page.goto("/admin/login/?next=/admin/catalog/product/")
+    page.fill("#id_username", "staff")
+    page.fill("#id_password", "a-long-test-password")
+    page.click("input[type=submit]")
+    page.wait_for_url(re.compile(r"/admin/catalog/product/$"))
+    screenshot(page, "desktop-09-admin-products")
+    assert page.locator("#result_list tbody tr").count() == 8
+    assert page.locator("#result_list td.field-pictures", has_text="1 ready").count() == 8
+
+    page.goto(f"/admin/catalog/product/{catalogue['Teapot'].id}/change/")
+    screenshot(page, "desktop-10-admin-product")
+    # the picture table used to push the page 380 px sideways at 1366 px
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.evaluate("document.documentElement.clientWidth")
+    assert "Category from the pictures" in page.content()
