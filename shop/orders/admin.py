@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Order, OrderLine
+from .models import Order, OrderLine, OrderMail
 
 
 class OrderLineInline(admin.TabularInline):
@@ -18,13 +18,26 @@ class OrderLineInline(admin.TabularInline):
         return line.line_total
 
 
+class OrderMailInline(admin.TabularInline):
+    """What the customer was sent (or is still owed, with the mail server's last answer)."""
+
+    model = OrderMail
+    extra = 0
+    can_delete = False
+    fields = ("kind", "status", "attempts", "sent_at", "error")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = ("reference", "created_at", "full_name", "email", "total", "currency", "payment_method", "status")
     list_filter = ("status", "payment_method", "created_at")
     search_fields = ("reference", "full_name", "email", "lines__product_name", "lines__sku")
     date_hierarchy = "created_at"
-    inlines = [OrderLineInline]
+    inlines = [OrderLineInline, OrderMailInline]
     readonly_fields = ("reference", "created_at", "total", "currency", "payment_method", "language")
     fieldsets = (
         (None, {"fields": ("reference", "status", "created_at", "total", "currency", "payment_method", "language")}),

@@ -68,3 +68,31 @@ class OrderLine(models.Model):
     @property
     def line_total(self):
         return self.unit_price * self.quantity
+
+
+class MailStatus(models.TextChoices):
+    PENDING = "pending", _("to send")
+    SENT = "sent", _("sent")
+    FAILED = "failed", _("failed")
+
+
+class OrderMail(models.Model):
+    """A mail the shop owes a customer about an order: written with the order, sent after commit by a worker.
+
+    The row, not the queue, says what is still owed: the reconciler sends again what a lost message left.
+    """
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="mails")
+    kind = models.CharField(max_length=16, default="confirmation")
+    status = models.CharField(max_length=8, choices=MailStatus.choices, default=MailStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["order", "kind"], name="ordermail_one_per_kind")]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.order_id}: {self.status}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -12,7 +13,9 @@ from catalog.models import Product
 from shop.outbox.services import event_record
 
 from .errors import CheckoutRejected, ShopErrorCode
-from .models import Order, OrderLine, PaymentMethod
+from .models import MailStatus, Order, OrderLine, OrderMail, PaymentMethod
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,9 @@ def order_place(*, quantities: dict[int, int], customer: CustomerData, language:
             ]
         )
         event_record(topic="order.placed", payload=order_payload(order))
+        # The confirmation the page promises: owed from the moment the order exists, sent once it is committed.
+        mail = OrderMail.objects.create(order=order, kind="confirmation")
+        transaction.on_commit(lambda: _mail_send_soon(mail.id))
     return order
 
 
@@ -103,3 +109,76 @@ def order_payload(order: Order) -> dict:
             for line in order.lines.all()
         ],
     }
+
+
+ORDER_MAIL_TASK = "shop.orders.tasks.order_mail_send_task"
+MAIL_MAX_ATTEMPTS = 5
+
+
+def _mail_send_soon(mail_id: int) -> None:
+    """Hand the mail to a worker; with the broker down the reconciler sends it later, the order stands."""
+    from celery import current_app
+    from kombu.exceptions import OperationalError as BrokerError
+
+    try:
+        current_app.send_task(ORDER_MAIL_TASK, args=(mail_id,))
+    except BrokerError as error:
+        logger.warning("broker unreachable, order mail %s left to the reconciler: %s", mail_id, error)
+
+
+def order_mail_send(*, mail_id: int) -> str:
+    """Send one owed mail, in the language the customer shopped in; safe to run twice (a sent mail stays sent).
+
+    The row is locked while sending, so two workers handed the same id never send it twice.
+    """
+    from django.conf import settings
+    from django.core.mail import EmailMessage
+    from django.template.loader import render_to_string
+    from django.utils import timezone, translation
+
+    with transaction.atomic():
+        mail = (
+            OrderMail.objects.select_for_update(skip_locked=True)
+            .select_related("order")
+            .filter(id=mail_id, status=MailStatus.PENDING)
+            .first()
+        )
+        if mail is None:
+            return "nothing to send"
+        order = mail.order
+        OrderMail.objects.filter(id=mail.id).update(attempts=F("attempts") + 1)
+        with translation.override(order.language or settings.LANGUAGE_CODE):
+            lines = [
+                {"quantity": line.quantity, "name": line.product_name, "sku": line.sku, "total": line.line_total}
+                for line in order.lines.all()
+            ]
+            subject = translation.gettext("Your order %(reference)s") % {"reference": order.reference}
+            body = render_to_string(
+                "orders/mail/confirmation.txt",
+                {"order": order, "lines": lines, "payment": order.get_payment_method_display()},
+            )
+        try:
+            EmailMessage(subject=subject, body=body, to=[order.email]).send()
+        except Exception as error:  # SMTP refused or unreachable: kept, tried again by the reconciler
+            status = MailStatus.FAILED if mail.attempts + 1 >= MAIL_MAX_ATTEMPTS else MailStatus.PENDING
+            OrderMail.objects.filter(id=mail.id).update(status=status, error=str(error)[:2000])
+            logger.warning("order mail %s not sent (attempt %s): %s", mail.id, mail.attempts + 1, error)
+            return "not sent"
+        OrderMail.objects.filter(id=mail.id).update(status=MailStatus.SENT, sent_at=timezone.now(), error="")
+    return "sent"
+
+
+def order_mails_reconcile(*, older_than_seconds: int = 120) -> int:
+    """Beat: hand again to the workers every mail still owed after ``older_than_seconds``."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    owed = list(
+        OrderMail.objects.filter(
+            status=MailStatus.PENDING, created_at__lt=timezone.now() - timedelta(seconds=older_than_seconds)
+        ).values_list("id", flat=True)
+    )
+    for mail_id in owed:
+        _mail_send_soon(mail_id)
+    return len(owed)

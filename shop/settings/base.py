@@ -138,6 +138,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "visualsearch.tasks.embeddings_concepts_fill_task",
         "schedule": 300.0,
     },
+    "order-mails-reconcile": {  # confirmations still owed (a lost message, the mail server down)
+        "task": "shop.orders.tasks.order_mails_reconcile_task",
+        "schedule": 120.0,
+    },
     "outbox-events-reconcile": {
         "task": "shop.outbox.tasks.events_reconcile_task",
         "schedule": env.float("OUTBOX_RECONCILE_SECONDS", default=60.0),
@@ -160,6 +164,11 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # --- I18n ----------------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
+
+# Mail: EMAIL_URL in django-environ's form (smtp+tls://user:password@host:587, consolemail://); without one, mails
+# are printed by the process that sends them (make run's worker), so nothing leaves a development machine.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Lumen <shop@localhost>")
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"

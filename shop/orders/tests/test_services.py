@@ -201,3 +201,41 @@ def test_concurrent_checkouts_never_oversell():
     assert Product.objects.get(id=plenty.id).stock_quantity == 97
     assert Order.objects.count() == 3
     assert OrderLine.objects.filter(product=scarce).count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_order_confirmation_is_owed_with_the_order_and_sent_once_in_the_shoppers_language(mailoutbox, settings):
+    from unittest import mock
+
+    from shop.orders.models import OrderMail
+    from shop.orders.services import order_mail_send, order_mails_reconcile
+
+    teapot = ProductFactory(name="Teapot", sku="TEA-1", price=Decimal("35.00"), stock_quantity=3)
+    with mock.patch("celery.current_app.send_task") as send_task:
+        order = order_place(quantities={teapot.id: 2}, customer=_customer(), language="zh-hans")
+    mail = OrderMail.objects.get(order=order)
+    # written with the order, handed to a worker once committed
+    assert (mail.kind, mail.status, mail.attempts) == ("confirmation", "pending", 0)
+    send_task.assert_called_once_with("shop.orders.tasks.order_mail_send_task", args=(mail.id,))
+
+    # the mail server refuses: the mail stays owed, with the reason
+    with mock.patch("django.core.mail.EmailMessage.send", side_effect=ConnectionRefusedError("no SMTP")):
+        assert order_mail_send(mail_id=mail.id) == "not sent"
+    mail.refresh_from_db()
+    assert (mail.status, mail.attempts, mail.error) == ("pending", 1, "no SMTP") and mailoutbox == []
+
+    assert order_mail_send(mail_id=mail.id) == "sent"
+    assert order_mail_send(mail_id=mail.id) == "nothing to send"  # a redelivered message sends nothing twice
+    assert len(mailoutbox) == 1
+    sent = mailoutbox[0]
+    assert sent.to == ["ada@example.org"] and sent.from_email == settings.DEFAULT_FROM_EMAIL
+    assert sent.subject == f"您的订单 {order.reference}"
+    assert "2 × Teapot (TEA-1)   70.00 EUR" in sent.body and "总计: 70.00 EUR" in sent.body and "付款: 货到付款" in sent.body
+    assert "Ada Lovelace\n12 Analytical Row\n10115 Berlin\nGermany" in sent.body
+    mail.refresh_from_db()
+    assert mail.status == "sent" and mail.sent_at is not None
+
+    # nothing is owed any more: the reconciler hands nothing out
+    with mock.patch("celery.current_app.send_task") as send_task:
+        assert order_mails_reconcile(older_than_seconds=0) == 0
+    send_task.assert_not_called()
