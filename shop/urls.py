@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from .api import schema  # noqa: F401  (registers the API-key scheme with drf-spectacular)
 from .api.views import not_found as api_not_found
+from .backoffice import views as backoffice_views
 
 api_v1 = [
     path("", include("shop.partners.api.urls")),
@@ -18,6 +19,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("admin/dashboard/", backoffice_views.dashboard, name="admin-dashboard"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("i18n/", include("django.conf.urls.i18n")),

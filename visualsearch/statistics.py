@@ -149,3 +149,39 @@ def centring_for(model_key: str) -> Centring | None:
         )
     _cache[model_key] = (now, centring)
     return centring
+
+
+# --- searches per day: a counter per kind and day, for the staff dashboard (no query, no shopper) ---------------
+
+SEARCH_COUNT_DAYS = 31
+"""Daily counts live 31 days in the cache (Redis): the dashboard shows the last two weeks."""
+
+
+def _count_key(kind: str, day) -> str:
+    return f"searches:{kind}:{day.isoformat()}"
+
+
+def searches_count(*, kind: str) -> None:
+    """One more search of ``kind`` ("photo", "text") today: one Redis INCR, nothing about the search kept."""
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    key = _count_key(kind, timezone.localdate())
+    cache.add(key, 0, timeout=SEARCH_COUNT_DAYS * 86400)
+    try:
+        cache.incr(key)
+    except ValueError:  # expired between add and incr, at midnight a month on
+        cache.set(key, 1, timeout=SEARCH_COUNT_DAYS * 86400)
+
+
+def searches_per_day(*, kind: str, days: int = 14) -> list[tuple[object, int]]:
+    """(day, count) for the last ``days`` days, oldest first, today last."""
+    from datetime import timedelta
+
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    wanted = [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
+    found = cache.get_many([_count_key(kind, day) for day in wanted])
+    return [(day, int(found.get(_count_key(kind, day), 0))) for day in wanted]

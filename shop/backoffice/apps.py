@@ -7,3 +7,8 @@ class BackofficeConfig(AppConfig):
     name = "shop.backoffice"
     label = "backoffice"
     verbose_name = "Back office"
+
+    def ready(self) -> None:
+        from django.contrib import admin
+
+        admin.site.index_template = "admin/backoffice/index.html"  # the admin's front page links the dashboard

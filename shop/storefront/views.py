@@ -22,7 +22,7 @@ from visualsearch.errors import ErrorCode, ImageRejected, MESSAGES
 from visualsearch.intake import ALLOWED_MEDIA_TYPES
 from visualsearch.querycache import query_vector_recall, query_vector_remember
 from visualsearch.selectors import SearchFilters, photo_query, products_near_photo
-from visualsearch.statistics import query_vector_observe
+from visualsearch.statistics import query_vector_observe, searches_count
 from visualsearch.textsearch import photo_refined_by_words
 
 from shop.orders.errors import CheckoutRejected, ShopErrorCode
@@ -118,6 +118,8 @@ def text_search(request: HttpRequest) -> HttpResponse:
     text = request.GET.get("q", "").strip()[:200]
     form = ListingForm(request.GET, with_category=True, with_relevance=bool(text))
     products, parsed = products_matching_text(text=text, filters=form.filters())
+    if text and request.GET.get("page") in (None, "", "1"):
+        searches_count(kind="text")  # a search, not each page of its results
     page = Paginator(products, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request, "shop/search.html",
@@ -193,6 +195,7 @@ def photo_search(request: HttpRequest) -> HttpResponse:
                 raise ImageRejected(ErrorCode.IMAGE_MISSING)
             query = photo_query(upload.read(), find_objects=not form.cleaned_data["cropped"])
             query_vector_observe(model_key=query.model_key, vector=query.vector)  # the running mean; no photo kept
+            searches_count(kind="photo")
             query_id = query_vector_remember(
                 model_key=query.model_key,
                 vector=query.vector,

@@ -183,3 +183,35 @@ def test_bulk_actions_publish_move_and_reprice_through_the_catalogue_service(adm
     assert set(Product.objects.filter(id__in=shoes).values_list("category__slug", flat=True)) == {"sale"}
     # each change went through product_update: one product.updated event per product and step (3 steps)
     assert Event.objects.filter(topic="product.updated").count() - events_before == 9
+
+
+def test_dashboard_shows_todays_orders_stock_running_out_pictures_and_searches(admin_client, client, catalogue):
+    from unittest import mock
+
+    from django.core.cache import cache
+
+    from shop.orders.services import CustomerData, order_place
+
+    cache.clear()
+    customer = CustomerData(full_name="Ada", email="ada@example.org", address="1 Row", postcode="1", city="B", country="D")
+    with mock.patch("celery.current_app.send_task"):
+        order_place(quantities={catalogue["Teapot"].id: 2}, customer=customer)
+        order_place(quantities={catalogue["Guitar"].id: 1}, customer=customer)
+    Product.objects.filter(id=catalogue["Red Apple"].id).update(stock_quantity=1)
+    ImageEmbedding.objects.filter(image__product=catalogue["Guitar"]).update(status="failed", vector=None, error="x")
+    upload = SimpleUploadedFile("q.jpg", photo_bytes(), content_type="image/jpeg")
+    client.post("/search/photo/", {"image": upload})
+    client.get("/search/", {"q": "teapot"})
+
+    assert admin_client.get("/admin/").content.decode().count('href="/admin/dashboard/"') == 1
+    page = admin_client.get("/admin/dashboard/")
+    board = page.context["board"]
+    assert board.orders_today == 2 and board.revenue_today == [("EUR", Decimal("419.00"))]
+    assert board.orders_per_day[-1].value == 2 and board.orders_per_day[-1].height == 100.0
+    assert [p.name for p in board.low_stock][0] == "Red Apple"
+    assert (board.pictures_failed, board.pictures_pending) == (1, 0)
+    assert (board.photo_searches_today, board.text_searches_today) == (1, 1)
+    assert 'id="orders-today">2<' in page.content.decode()
+
+    # staff only
+    assert client.get("/admin/dashboard/").status_code == 302

@@ -21,7 +21,7 @@ from visualsearch.selectors import (
     products_near_photo,
 )
 from visualsearch.categories import category_suggestions
-from visualsearch.statistics import query_vector_observe
+from visualsearch.statistics import query_vector_observe, searches_count
 from visualsearch.textsearch import photo_refined_by_words, products_for_text
 
 from ...selectors import products_visible_to
@@ -65,6 +65,7 @@ class SearchByImageApi(APIView):
             crop = CropBox(x=data["crop_x"], y=data["crop_y"], width=data["crop_width"], height=data["crop_height"])
         query = photo_query(data["image"].read(), crop=crop)
         query_vector_observe(model_key=query.model_key, vector=query.vector)
+        searches_count(kind="photo")
         filters = SearchFilters(
             category=data.get("category"),
             min_price=data.get("min_price"),
@@ -112,6 +113,7 @@ class SearchByTextApi(APIView):
         params = TextSearchInputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         data = params.validated_data
+        searches_count(kind="text")
         result = products_for_text(
             text=data["q"],
             filters=SearchFilters(
