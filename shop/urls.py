@@ -23,6 +23,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("account/", include("shop.accounts.urls")),
     path("", include(("shop.storefront.urls", "shop"))),  # namespace "shop": templates say {% url 'shop:product' %}
 ]
 if settings.DEBUG:

@@ -33,15 +33,18 @@ class OrderMailInline(admin.TabularInline):
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ("reference", "created_at", "full_name", "email", "total", "currency", "payment_method", "status")
+    list_display = (
+        "reference", "created_at", "full_name", "email", "customer", "total", "currency", "payment_method", "status"
+    )
     list_filter = ("status", "payment_method", "created_at")
     search_fields = ("reference", "full_name", "email", "lines__product_name", "lines__sku")
     date_hierarchy = "created_at"
     inlines = [OrderLineInline, OrderMailInline]
-    readonly_fields = ("reference", "created_at", "total", "currency", "payment_method", "language")
+    readonly_fields = ("reference", "created_at", "total", "currency", "payment_method", "language", "customer")
+    list_select_related = ("customer",)
     fieldsets = (
         (None, {"fields": ("reference", "status", "created_at", "total", "currency", "payment_method", "language")}),
-        ("Customer", {"fields": ("full_name", "email", "address", "postcode", "city", "country")}),
+        ("Customer", {"fields": ("customer", "full_name", "email", "address", "postcode", "city", "country")}),
     )
 
     def has_add_permission(self, request) -> bool:

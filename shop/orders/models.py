@@ -40,6 +40,11 @@ class Order(models.Model):
     currency = models.CharField(_("currency"), max_length=3)
     total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
     language = models.CharField(max_length=16, blank=True)
+    customer = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders",
+        verbose_name=_("customer account"),
+    )
+    """The account the order was placed from; null for a guest checkout (or once the account is deleted)."""
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -28,7 +28,9 @@ class CustomerData:
     country: str
 
 
-def order_place(*, quantities: dict[int, int], customer: CustomerData, language: str = "") -> Order:
+def order_place(
+    *, quantities: dict[int, int], customer: CustomerData, language: str = "", account_id: int | None = None
+) -> Order:
     """Write the order and its lines and take the stock, all in one transaction, or nothing at all.
 
     Stock is taken with one conditional UPDATE per product (``stock = stock - n WHERE stock >= n``). Postgres
@@ -75,6 +77,7 @@ def order_place(*, quantities: dict[int, int], customer: CustomerData, language:
             currency=sorted(currencies)[0],
             total=total,
             language=language,
+            customer_id=account_id,
             payment_method=PaymentMethod.CASH_ON_DELIVERY,
         )
         OrderLine.objects.bulk_create(
@@ -182,3 +185,10 @@ def order_mails_reconcile(*, older_than_seconds: int = 120) -> int:
     for mail_id in owed:
         _mail_send_soon(mail_id)
     return len(owed)
+
+
+def orders_anonymise(*, customer_id: int) -> int:
+    """A customer deleted their account: their orders keep what was bought and paid, not who and where."""
+    return Order.objects.filter(customer_id=customer_id).update(
+        customer=None, full_name="(deleted)", email="deleted@invalid", address="", postcode="", city="", country=""
+    )

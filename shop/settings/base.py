@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "rest_framework_api_key",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     # Bottom to top, as the import contracts in .importlinter read: the outbox, the catalogue, visual search,
     # recommendations, then the shop's own domains and the project itself.
     "shop.outbox",
@@ -38,6 +39,7 @@ INSTALLED_APPS = [
     "visualsearch",
     "recommendations",
     "shop.orders",
+    "shop.accounts",
     "shop.partners",
     "shop.storefront",
     "shop.backoffice",
@@ -56,7 +58,22 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "shop.middleware.ServiceUnavailableMiddleware",  # database/Redis down: a 503 page, not a 500
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lockout page
 ]
+
+# Logins to the shop and to the admin are counted by django-axes: 5 wrong passwords for one account from one
+# address lock that pair out for 15 minutes (a guesser elsewhere cannot lock a customer out everywhere).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("SHOP_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("SHOP_LOGIN_COOLOFF_HOURS", default=0.25)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_VERBOSE = False  # no banner on every process start
+AXES_IPWARE_PROXY_COUNT = env.int("SHOP_PROXY_COUNT", default=0)
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "accounts:account"
+LOGOUT_REDIRECT_URL = "shop:home"
 
 ROOT_URLCONF = "shop.urls"
 WSGI_APPLICATION = "shop.wsgi.application"

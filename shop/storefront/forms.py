@@ -144,3 +144,10 @@ class CheckoutForm(forms.Form):
                            widget=forms.TextInput(attrs={"autocomplete": "address-level2"}))
     country = forms.CharField(max_length=120, label=_("Country"),
                               widget=forms.TextInput(attrs={"autocomplete": "country-name"}))
+
+    def __init__(self, *args, with_account: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if with_account:  # a guest has nowhere to save it
+            self.fields["save_address"] = forms.BooleanField(
+                required=False, initial=False, label=_("Save this address to my account")
+            )

@@ -25,6 +25,7 @@ from visualsearch.selectors import SearchFilters, photo_query, products_near_pho
 from visualsearch.statistics import query_vector_observe, searches_count
 from visualsearch.textsearch import photo_refined_by_words
 
+from shop.accounts.services import address_add
 from shop.orders.errors import CheckoutRejected, ShopErrorCode
 from shop.orders.models import Order
 from shop.orders.services import CustomerData, order_place
@@ -286,13 +287,17 @@ def checkout(request: HttpRequest) -> HttpResponse:
     if not summary.lines:
         messages.info(request, _("Your cart is empty."))
         return redirect("shop:cart")
-    form = CheckoutForm(request.POST or None)
+    account = request.user if request.user.is_authenticated else None
+    form = CheckoutForm(request.POST or None, initial=_checkout_initial(account), with_account=account is not None)
     if request.method == "POST" and form.is_valid():
+        fields = dict(form.cleaned_data)
+        save_address = fields.pop("save_address", False)
         try:
             order = order_place(
                 quantities={line.product.id: line.quantity for line in summary.lines},
-                customer=CustomerData(**form.cleaned_data),
+                customer=CustomerData(**fields),
                 language=get_language() or "",
+                account_id=account.id if account else None,
             )
         except CheckoutRejected as rejected:
             if rejected.code == ShopErrorCode.OUT_OF_STOCK:
@@ -304,11 +309,25 @@ def checkout(request: HttpRequest) -> HttpResponse:
                                        quantity=line.product.stock_quantity)
             messages.error(request, rejected.message)
             return redirect("shop:cart")
+        if account is not None and save_address:
+            address_add(customer=account, **{k: v for k, v in fields.items() if k != "email"})
         carts.cart_clear(request.session)
         request.session[ORDERS_KEY] = [order.reference, *request.session.get(ORDERS_KEY, [])][:20]
         return redirect("shop:order_done", reference=order.reference)
     return render(request, "shop/checkout.html", {"cart": summary, "form": form},
                   status=400 if form.is_bound else 200)
+
+
+def _checkout_initial(account) -> dict:
+    """A customer with an account starts from their email and their latest saved address."""
+    if account is None:
+        return {}
+    initial = {"email": account.email}
+    address = account.addresses.first()
+    if address is not None:
+        initial.update(full_name=address.full_name, address=address.address, postcode=address.postcode,
+                       city=address.city, country=address.country)
+    return initial
 
 
 def order_done(request: HttpRequest, reference: str) -> HttpResponse:

@@ -1,0 +1,41 @@
+"""Account writes: sign up, addresses, and deleting an account with the customer's data."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+from django.db import transaction
+
+from shop.orders.services import orders_anonymise
+
+from .models import Address
+
+
+@transaction.atomic
+def customer_sign_up(*, email: str, password: str) -> User:
+    """A customer account: the email (lower case) is its username; no staff rights."""
+    return User.objects.create_user(username=email.lower(), email=email.lower(), password=password)
+
+
+def address_add(*, customer: User, full_name: str, address: str, postcode: str, city: str, country: str) -> Address:
+    return Address.objects.create(
+        customer=customer, full_name=full_name, address=address, postcode=postcode, city=city, country=country
+    )
+
+
+def address_delete(*, customer: User, address_id: int) -> bool:
+    deleted, _ = Address.objects.filter(customer=customer, id=address_id).delete()
+    return bool(deleted)
+
+
+@transaction.atomic
+def account_delete(*, customer: User) -> int:
+    """Delete the account, its addresses and the personal data on its orders; returns the orders kept.
+
+    Orders stay (the shop's books and stock need them) without name, email or address, and without the link
+    to the account; staff accounts are not deleted here.
+    """
+    if customer.is_staff:
+        raise PermissionError("staff accounts are removed by an administrator")
+    kept = orders_anonymise(customer_id=customer.id)
+    customer.delete()  # addresses go with it (CASCADE)
+    return kept
