@@ -16,6 +16,7 @@ def order_reference_new() -> str:
 
 class OrderStatus(models.TextChoices):
     PLACED = "placed", _("Placed")
+    PAID = "paid", _("Paid")
     SHIPPED = "shipped", _("Shipped")
     DELIVERED = "delivered", _("Delivered")
     CANCELLED = "cancelled", _("Cancelled")
@@ -23,6 +24,7 @@ class OrderStatus(models.TextChoices):
 
 class PaymentMethod(models.TextChoices):
     CASH_ON_DELIVERY = "cod", _("Pay on delivery")
+    TEST_CARD = "testcard", _("Card (test gateway, no real money)")
 
 
 class Order(models.Model):
@@ -40,6 +42,9 @@ class Order(models.Model):
     currency = models.CharField(_("currency"), max_length=3)
     total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
     language = models.CharField(max_length=16, blank=True)
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    payment_reference = models.CharField(_("payment reference"), max_length=64, blank=True)
+    """The gateway's own id for the payment (none for pay on delivery)."""
     customer = models.ForeignKey(
         "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders",
         verbose_name=_("customer account"),

@@ -13,7 +13,7 @@ from catalog.models import Product
 from shop.outbox.services import event_record
 
 from .errors import CheckoutRejected, ShopErrorCode
-from .models import MailStatus, Order, OrderLine, OrderMail, PaymentMethod
+from .models import MailStatus, Order, OrderLine, OrderMail, OrderStatus, PaymentMethod
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,12 @@ class CustomerData:
 
 
 def order_place(
-    *, quantities: dict[int, int], customer: CustomerData, language: str = "", account_id: int | None = None
+    *,
+    quantities: dict[int, int],
+    customer: CustomerData,
+    language: str = "",
+    account_id: int | None = None,
+    payment_method: str = PaymentMethod.CASH_ON_DELIVERY,
 ) -> Order:
     """Write the order and its lines and take the stock, all in one transaction, or nothing at all.
 
@@ -78,7 +83,7 @@ def order_place(
             total=total,
             language=language,
             customer_id=account_id,
-            payment_method=PaymentMethod.CASH_ON_DELIVERY,
+            payment_method=payment_method,
         )
         OrderLine.objects.bulk_create(
             [
@@ -192,3 +197,70 @@ def orders_anonymise(*, customer_id: int) -> int:
     return Order.objects.filter(customer_id=customer_id).update(
         customer=None, full_name="(deleted)", email="deleted@invalid", address="", postcode="", city="", country=""
     )
+
+
+# --- payment and the status workflow ----------------------------------------------------------------------------
+
+TRANSITIONS: dict[str, set[str]] = {
+    OrderStatus.PLACED: {OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.CANCELLED},
+    OrderStatus.PAID: {OrderStatus.SHIPPED, OrderStatus.CANCELLED},
+    OrderStatus.SHIPPED: {OrderStatus.DELIVERED},
+    OrderStatus.DELIVERED: set(),
+    OrderStatus.CANCELLED: set(),
+}
+"""new (placed) -> paid -> shipped -> delivered, or cancelled before it ships. A card order ships only once paid;
+pay on delivery ships unpaid and counts as paid when delivered."""
+
+
+class OrderStatusRefused(Exception):
+    def __init__(self, order: Order, status: str, reason: str):
+        self.order, self.status, self.reason = order, status, reason
+        super().__init__(f"order {order.reference}: {order.status} -> {status} refused: {reason}")
+
+
+def order_status_set(*, order: Order, status: str) -> Order:
+    """Move an order along the workflow; cancelling gives its stock back. One transaction, the row locked."""
+    from django.utils import timezone
+
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(id=order.id)
+        if status not in TRANSITIONS.get(order.status, set()):
+            raise OrderStatusRefused(order, status, f"not allowed after {order.status}")
+        if (status == OrderStatus.SHIPPED and order.payment_method != PaymentMethod.CASH_ON_DELIVERY
+                and order.paid_at is None):
+            raise OrderStatusRefused(order, status, "a card order ships once it is paid")
+        if status == OrderStatus.CANCELLED:
+            for line in order.lines.exclude(product=None).order_by("product_id"):
+                Product.objects.filter(id=line.product_id).update(stock_quantity=F("stock_quantity") + line.quantity)
+        changes = {"status": status}
+        if status == OrderStatus.DELIVERED and order.paid_at is None:
+            changes["paid_at"] = timezone.now()  # pay on delivery: the courier took the money
+        Order.objects.filter(id=order.id).update(**changes)
+        event_record(topic="order.status_changed", payload={"reference": order.reference, "from": order.status, "to": status})
+        order.refresh_from_db()
+    return order
+
+
+def order_payment_record(*, notice) -> Order:
+    """A verified gateway notice (``payments.PaymentNotice``): a payment of the order's exact amount marks it
+    paid; a declined one leaves it placed. Repeated notices change nothing. Raises PaymentRefused otherwise."""
+    from django.utils import timezone
+
+    from .payments import PaymentRefused
+
+    with transaction.atomic():
+        order = Order.objects.select_for_update().filter(reference=notice.reference).first()
+        if order is None:
+            raise PaymentRefused("no such order")
+        if (notice.amount, notice.currency) != (order.total, order.currency):
+            raise PaymentRefused(f"the amount {notice.amount} {notice.currency} is not the order's")
+        if not notice.paid or order.paid_at is not None:
+            return order
+        if order.status != OrderStatus.PLACED:
+            raise PaymentRefused(f"the order is {order.status}")
+        Order.objects.filter(id=order.id).update(
+            status=OrderStatus.PAID, paid_at=timezone.now(), payment_reference=notice.payment_reference
+        )
+        event_record(topic="order.status_changed", payload={"reference": order.reference, "from": order.status, "to": "paid"})
+        order.refresh_from_db()
+    return order

@@ -71,6 +71,11 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_VERBOSE = False  # no banner on every process start
 AXES_IPWARE_PROXY_COUNT = env.int("SHOP_PROXY_COUNT", default=0)
+# Payment providers offered at checkout (shop.orders.payments): a real gateway is one more dotted path here.
+SHOP_PAYMENT_PROVIDERS = env.list(
+    "SHOP_PAYMENT_PROVIDERS",
+    default=["shop.orders.payments.CashOnDelivery", "shop.orders.payments.TestCardGateway"],
+)
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "accounts:account"
 LOGOUT_REDIRECT_URL = "shop:home"

@@ -132,6 +132,22 @@ class CartLineForm(forms.Form):
     quantity = forms.IntegerField(min_value=0, max_value=MAX_QUANTITY, label=_("Quantity"))
 
 
+class TestCardForm(forms.Form):
+    """The test gateway's card form: only the number matters (4242 4242 4242 4242 pays, 4000 0000 0000 0002 is
+    declined); no real card is ever asked for."""
+
+    number = forms.CharField(max_length=23, label=_("Card number"),
+                             widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}))
+
+    def clean_number(self) -> str:
+        number = "".join(ch for ch in self.cleaned_data["number"] if ch.isdigit())
+        from shop.orders.payments import TEST_CARD_APPROVED, TEST_CARD_DECLINED
+
+        if number not in (TEST_CARD_APPROVED, TEST_CARD_DECLINED):
+            raise forms.ValidationError(_("This is a test gateway: use 4242 4242 4242 4242 (paid) or 4000 0000 0000 0002 (declined)."))
+        return number
+
+
 class CheckoutForm(forms.Form):
     full_name = forms.CharField(max_length=200, label=_("Full name"),
                                 widget=forms.TextInput(attrs={"autocomplete": "name"}))
@@ -145,8 +161,9 @@ class CheckoutForm(forms.Form):
     country = forms.CharField(max_length=120, label=_("Country"),
                               widget=forms.TextInput(attrs={"autocomplete": "country-name"}))
 
-    def __init__(self, *args, with_account: bool = False, **kwargs):
+    def __init__(self, *args, with_account: bool = False, payment_choices: list[tuple[str, str]] = (), **kwargs):
         super().__init__(*args, **kwargs)
+        self.payment_choices = list(payment_choices)
         if with_account:  # a guest has nowhere to save it
             self.fields["save_address"] = forms.BooleanField(
                 required=False, initial=False, label=_("Save this address to my account")

@@ -14,4 +14,6 @@ urlpatterns = [
     path("cart/remove/", views.cart_remove, name="cart_remove"),
     path("checkout/", views.checkout, name="checkout"),
     path("order/<str:reference>/", views.order_done, name="order_done"),
+    path("pay/test/<str:reference>/", views.pay_test, name="pay_test"),
+    path("pay/callback/<str:provider>/", views.payment_callback, name="payment_callback"),
 ]

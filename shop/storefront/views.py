@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import replace
 from urllib.parse import urlencode
 
@@ -11,6 +12,8 @@ from django.core.paginator import Paginator
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
 from django.utils.translation import get_language, gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -27,11 +30,18 @@ from visualsearch.textsearch import photo_refined_by_words
 
 from shop.accounts.services import address_add
 from shop.orders.errors import CheckoutRejected, ShopErrorCode
-from shop.orders.models import Order
-from shop.orders.services import CustomerData, order_place
+from shop.orders.payments import (
+    TEST_CARD_APPROVED,
+    PaymentRefused,
+    TestCardGateway,
+    payment_providers,
+    signature_for_test_gateway,
+)
+from shop.orders.models import Order, PaymentMethod
+from shop.orders.services import CustomerData, order_payment_record, order_place
 
 from . import cart as carts
-from .forms import AddToCartForm, CartLineForm, CheckoutForm, ListingForm, PhotoSearchForm
+from .forms import AddToCartForm, CartLineForm, CheckoutForm, ListingForm, PhotoSearchForm, TestCardForm
 from .selectors import ListingFilters, colour_counts, products_listed, products_matching_text, products_published
 
 PAGE_SIZE = 24
@@ -288,7 +298,11 @@ def checkout(request: HttpRequest) -> HttpResponse:
         messages.info(request, _("Your cart is empty."))
         return redirect("shop:cart")
     account = request.user if request.user.is_authenticated else None
+    providers = payment_providers()
     form = CheckoutForm(request.POST or None, initial=_checkout_initial(account), with_account=account is not None)
+    payment = request.POST.get("payment") or next(iter(providers))
+    if request.method == "POST" and payment not in providers:
+        form.add_error(None, _("Choose how to pay."))
     if request.method == "POST" and form.is_valid():
         fields = dict(form.cleaned_data)
         save_address = fields.pop("save_address", False)
@@ -298,6 +312,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
                 customer=CustomerData(**fields),
                 language=get_language() or "",
                 account_id=account.id if account else None,
+                payment_method=payment,
             )
         except CheckoutRejected as rejected:
             if rejected.code == ShopErrorCode.OUT_OF_STOCK:
@@ -313,9 +328,48 @@ def checkout(request: HttpRequest) -> HttpResponse:
             address_add(customer=account, **{k: v for k, v in fields.items() if k != "email"})
         carts.cart_clear(request.session)
         request.session[ORDERS_KEY] = [order.reference, *request.session.get(ORDERS_KEY, [])][:20]
-        return redirect("shop:order_done", reference=order.reference)
-    return render(request, "shop/checkout.html", {"cart": summary, "form": form},
+        return redirect(providers[payment].start(order) or reverse("shop:order_done", args=[order.reference]))
+    return render(request, "shop/checkout.html",
+                  {"cart": summary, "form": form, "providers": providers.values(), "payment": payment},
                   status=400 if form.is_bound else 200)
+
+
+@require_http_methods(["GET", "POST"])
+def pay_test(request: HttpRequest, reference: str) -> HttpResponse:
+    """The test card gateway's page (no real money): the shopper "pays", the gateway signs its notice, and the
+    shop believes it only through the same verification a real gateway's callback gets."""
+    if reference not in request.session.get(ORDERS_KEY, []):
+        raise Http404("no such order in this session")
+    order = get_object_or_404(Order, reference=reference, payment_method=PaymentMethod.TEST_CARD)
+    if order.paid_at is not None:
+        return redirect("shop:order_done", reference=order.reference)
+    form = TestCardForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        approved = form.cleaned_data["number"] == TEST_CARD_APPROVED
+        fields = {
+            "reference": order.reference, "amount": str(order.total), "currency": order.currency,
+            "outcome": "approved" if approved else "declined", "payment_reference": "test_" + secrets.token_hex(6),
+        }
+        notice = TestCardGateway().callback({**fields, "signature": signature_for_test_gateway(**fields)})
+        order_payment_record(notice=notice)
+        if not approved:
+            messages.error(request, _("The test card was declined. Nothing was charged; try again."))
+            return redirect("shop:pay_test", reference=order.reference)
+        return redirect("shop:order_done", reference=order.reference)
+    return render(request, "shop/pay_test.html", {"order": order, "form": form}, status=400 if form.is_bound else 200)
+
+
+@csrf_exempt  # a gateway's server calls this, not a browser; the signature is what is checked
+@require_POST
+def payment_callback(request: HttpRequest, provider: str) -> HttpResponse:
+    providers = payment_providers()
+    if provider not in providers:
+        raise Http404("no such payment provider")
+    try:
+        order = order_payment_record(notice=providers[provider].callback(request.POST.dict()))
+    except PaymentRefused as refused:
+        return HttpResponse(f"refused: {refused}", status=400, content_type="text/plain")
+    return HttpResponse(f"ok {order.reference} {order.status}", content_type="text/plain")
 
 
 def _checkout_initial(account) -> dict:
