@@ -75,6 +75,8 @@ class SearchFilters:
     """Words the products must match (full text, both languages), applied inside the k-NN query."""
     colours_excluded: tuple[str, ...] = ()
     """Palette keys the matching picture must not have ("similar, in another colour")."""
+    include_unpublished: bool = False
+    """Staff tools (identify goods, match outside listings) see the whole catalogue, shoppers the published part."""
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,7 @@ def products_near_vector(
         max_price=filters.max_price,
         colours=filters.colours,
         colours_excluded=filters.colours_excluded,
+        published_only=not filters.include_unpublished,
         tsquery=querysets.words_tsquery(filters.words) if filters.words.strip() else None,
         exclude_product_id=exclude_product_id,
         ef_search=settings.VISUALSEARCH_EF_SEARCH,

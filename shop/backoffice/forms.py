@@ -61,3 +61,15 @@ class BulkPriceForm(forms.Form):
         label="Change by (%)", min_value=-90, max_value=1000, decimal_places=2,
         help_text="e.g. -15 for 15 % off, 5 for 5 % more; prices are rounded to the cent",
     )
+
+
+class IdentifyForm(forms.Form):
+    photo = forms.FileField(label="Photo of the item", help_text="JPEG, PNG, WebP, HEIC or AVIF")
+
+    def clean_photo(self):
+        data = self.cleaned_data["photo"].read()
+        try:
+            image_intake(data, limits=intake_limits())  # the one intake: a bad file is refused here, nothing kept
+        except ImageRejected as error:
+            raise ValidationError(error.message, code=error.code.value) from None
+        return data

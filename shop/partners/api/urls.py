@@ -4,12 +4,14 @@ from django.urls import path
 
 from shop.api.routing import operations_view
 
-from .views import catalog, search, webhooks
+from .views import catalog, search, stafftools, webhooks
 
 urlpatterns = [
     # search by photo, similar items, near-duplicates
     path("search/image", search.SearchByImageApi.as_view(), name="search-image"),
     path("search", search.SearchByTextApi.as_view(), name="search-text"),
+    # staff tools
+    path("identify", stafftools.IdentifyApi.as_view(), name="identify"),
     path("products/<int:product_id>/similar", search.ProductSimilarApi.as_view(), name="product-similar"),
     path("images/<int:image_id>/near-duplicates", search.ImageNearDuplicatesApi.as_view(), name="image-near-duplicates"),
     # catalogue
