@@ -31,3 +31,11 @@ class EfficientNetLiteFeatures(torch.nn.Module):
     def concept_directions(self) -> torch.Tensor:
         """(1000, D) weight rows of the head: the direction each concept points to in the feature space."""
         return self.net._fc.weight
+
+
+def spatial_features(network: torch.nn.Module, batch: torch.Tensor) -> torch.Tensor | None:
+    """(B, C, h, w): the feature map before pooling (each cell a region of the picture), or None for a network
+    that does not expose one. Its mean over h and w is exactly the pooled feature the vector is made from."""
+    if isinstance(network, EfficientNetLiteFeatures):
+        return network.net.extract_features(batch)
+    return None

@@ -1,5 +1,8 @@
 from dataclasses import dataclass
 
+import numpy as np
+from rest_framework import serializers
+
 from django.db.models import Prefetch
 
 from drf_spectacular.utils import extend_schema
@@ -21,6 +24,7 @@ from visualsearch.selectors import (
     products_near_photo,
 )
 from visualsearch.categories import category_suggestions
+from visualsearch.explanations import match_explain
 from visualsearch.statistics import query_vector_observe, searches_count
 from visualsearch.textsearch import photo_refined_by_words, products_for_text
 
@@ -247,3 +251,47 @@ class ImageNearDuplicatesApi(APIView):
             {"model_key": active_model_key(), "image_id": image_id, "results": results}, context={"request": request}
         )
         return Response(out.data)
+
+
+class ExplainInputSerializer(serializers.Serializer):
+    image = serializers.FileField(help_text="The photo that was searched (it is not kept)")
+    image_id = serializers.IntegerField(min_value=1, help_text="the matched catalogue picture (a result's image_id)")
+
+
+class ExplainOutputSerializer(serializers.Serializer):
+    model_key = serializers.CharField()
+    image_id = serializers.IntegerField(source="image.id")
+    product_id = serializers.IntegerField(source="image.product_id")
+    similarity = serializers.FloatField(help_text="plain cosine of the two pictures' features")
+    close_threshold = serializers.FloatField(allow_null=True, help_text="the key's close-match threshold (centred space)")
+    query_heat = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField()),
+        help_text="rows of cells over the photo as the model saw it (resized, centre-cropped square), 0-1: how "
+        "much each region looks like the matched picture",
+    )
+    match_heat = serializers.ListField(child=serializers.ListField(child=serializers.FloatField()))
+    shared_concepts = serializers.ListField(child=serializers.DictField(), help_text="[{english, chinese, strength}]")
+    shared_colours = serializers.ListField(child=serializers.CharField())
+
+
+class ExplainMatchApi(APIView):
+    """Why a result matches the photo: heat maps over both pictures (where they agree), the concepts both show and
+    the colours both have. Costs one forward pass of the pair; the photo is not kept."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(tags=[TAG], request={"multipart/form-data": ExplainInputSerializer},
+                   responses={200: ExplainOutputSerializer, **ERRORS})
+    def post(self, request):
+        params = ExplainInputSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        explained = match_explain(data=params.validated_data["image"].read(), image_id=params.validated_data["image_id"])
+        if explained is None:
+            raise ApiError(ErrorCode.NOT_FOUND, "No such catalogue picture.", http_status=404)
+        return Response(ExplainOutputSerializer({
+            "model_key": explained.model_key, "image": explained.image, "similarity": round(explained.similarity, 4),
+            "close_threshold": explained.close_threshold,
+            "query_heat": np.round(explained.query_heat, 3).tolist(), "match_heat": np.round(explained.match_heat, 3).tolist(),
+            "shared_concepts": [{"english": e, "chinese": z, "strength": p} for e, z, p in explained.shared_concepts],
+            "shared_colours": explained.shared_colours,
+        }).data)
