@@ -191,6 +191,9 @@ LANGUAGE_CODE = "en"
 # are printed by the process that sends them (make run's worker), so nothing leaves a development machine.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Lumen <shop@localhost>")
+# Hand an order's confirmation to the workers after commit (off in the test settings, like the outbox: a worker
+# left by one test would otherwise read orders while the next test's database is flushed).
+SHOP_MAIL_SEND_ON_COMMIT = env.bool("SHOP_MAIL_SEND_ON_COMMIT", default=True)
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"

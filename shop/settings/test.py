@@ -10,6 +10,7 @@ for _scope in ("ANON", "KEY", "IP"):
     os.environ.setdefault(f"SHOP_API_RATE_{_scope}", "100000/minute")
 
 os.environ.setdefault("OUTBOX_SEND_ON_COMMIT", "0")  # see base.py; conftest's worker and faultkit set "1"
+os.environ.setdefault("SHOP_MAIL_SEND_ON_COMMIT", "0")  # order mails: the tests send them themselves
 
 from .base import *  # noqa: E402,F401,F403
 

@@ -64,7 +64,7 @@ def gunicorn_server(transactional_db, production_static, _media_root, tmp_path):
             raise AssertionError(f"gunicorn exited with {process.returncode}:\n{log_path.read_text()[-4000:]}")
         try:
             requests.get(f"{base}/robots.txt", timeout=2)
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or a worker still starting
             return False
         return True
 

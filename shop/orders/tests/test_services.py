@@ -207,6 +207,7 @@ def test_concurrent_checkouts_never_oversell():
 def test_the_order_confirmation_is_owed_with_the_order_and_sent_once_in_the_shoppers_language(mailoutbox, settings):
     from unittest import mock
 
+    settings.SHOP_MAIL_SEND_ON_COMMIT = True
     from shop.orders.models import OrderMail
     from shop.orders.services import order_mail_send, order_mails_reconcile
 
