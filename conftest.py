@@ -115,7 +115,30 @@ def celery_worker(celery_worker_process, settings, transactional_db):
     """Use in end-to-end tests: committed data, and uploads stored where the worker reads them."""
     settings.MEDIA_ROOT = celery_worker_process.media_root
     settings.OUTBOX_SEND_ON_COMMIT = True  # this test's writes wake the worker, as in production
-    return celery_worker_process
+    yield celery_worker_process
+    # Before transactional_db's flush: its TRUNCATE deadlocked with the worker still dispatching the test's
+    # outbox events (product.created, image.embedding_ready) once their embeddings were ready.
+    _worker_idle_wait(settings.CELERY_TASK_DEFAULT_QUEUE)
+
+
+def _worker_idle_wait(queue: str, *, timeout: float = 60.0) -> None:
+    """Until the test worker has nothing queued, reserved or running, twice in a row (or no worker answers)."""
+    from amqp.exceptions import ChannelError
+
+    from shop.celery import app
+
+    def idle() -> bool:
+        with app.connection_for_read() as conn:
+            try:
+                if conn.default_channel.queue_declare(queue=queue, passive=True).message_count:
+                    return False
+            except ChannelError:  # Redis keeps no empty queue: nothing is waiting
+                pass
+        inspect = app.control.inspect(timeout=1.0)
+        busy = [*((inspect.active() or {}).values()), *((inspect.reserved() or {}).values())]
+        return not any(busy)
+
+    wait_for(lambda: idle() and idle(), timeout=timeout, what="the test worker to finish its tasks")
 
 
 def wait_for(predicate, *, timeout: float = 60.0, interval: float = 0.2, what: str = "condition"):
