@@ -16,8 +16,7 @@ import numpy as np
 
 from catalog.models import Category, Product
 
-from .models import EmbeddingStatus, ImageEmbedding
-from .selectors import active_model_key, catalogue_centring, products_near_vector
+from .selectors import active_model_key, catalogue_centring, product_first_vector, products_near_vector
 
 NEIGHBOURS = 12
 """Twelve neighbours: enough to outvote one odd look-alike, few enough that a small category (5 products) can
@@ -56,16 +55,9 @@ def category_suggestions(
 def product_category_suggestions(*, product: Product, limit: int = 3) -> list[CategorySuggestion]:
     """Suggestions from the product's first picture with a vector, the product itself left out of the vote."""
     model_key = active_model_key()
-    vector = (
-        ImageEmbedding.objects.filter(
-            image__product=product, image__kind="catalogue", model_key=model_key, status=EmbeddingStatus.READY
-        )
-        .order_by("image__position", "image_id")
-        .values_list("vector", flat=True)
-        .first()
-    )
+    vector = product_first_vector(product=product, model_key=model_key)
     if vector is None:
         return []
     return category_suggestions(
-        vector=np.asarray(vector, dtype=np.float32), model_key=model_key, exclude_product_id=product.id, limit=limit
+        vector=vector, model_key=model_key, exclude_product_id=product.id, limit=limit
     )

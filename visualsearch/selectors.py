@@ -298,14 +298,8 @@ def photo_embed(data: bytes, *, model_key: str | None = None, crop: CropBox | No
     return query.model_key, query.vector
 
 
-def products_similar_to_product(
-    *, product: Product, limit: int = 8, model_key: str | None = None, filters: SearchFilters = SearchFilters()
-) -> list[ProductMatch]:
-    """Visually similar published products, from the vector of the product's first embedded image.
-
-    A caller that already read the active key passes it, saving the query on this hot path.
-    """
-    model_key = model_key or active_model_key()
+def product_first_vector(*, product: Product, model_key: str) -> np.ndarray | None:
+    """The key's vector of the product's first catalogue picture that has one (None until one is embedded)."""
     row = (
         ImageEmbedding.objects.filter(
             image__product=product, image__kind="catalogue", model_key=model_key, status=EmbeddingStatus.READY
@@ -314,10 +308,22 @@ def products_similar_to_product(
         .values_list("vector", flat=True)
         .first()
     )
-    if row is None:
+    return None if row is None else np.asarray(row, dtype=np.float32)
+
+
+def products_similar_to_product(
+    *, product: Product, limit: int = 8, model_key: str | None = None, filters: SearchFilters = SearchFilters()
+) -> list[ProductMatch]:
+    """Visually similar published products, from the vector of the product's first embedded image.
+
+    A caller that already read the active key passes it, saving the query on this hot path.
+    """
+    model_key = model_key or active_model_key()
+    vector = product_first_vector(product=product, model_key=model_key)
+    if vector is None:
         return []
     return products_near_vector(
-        vector=np.asarray(row, dtype=np.float32),
+        vector=vector,
         model_key=model_key,
         filters=filters,
         limit=limit,
