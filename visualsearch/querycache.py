@@ -24,17 +24,23 @@ class RememberedQuery:
     model_key: str
     vector: np.ndarray
     objects: tuple[RememberedObject, ...] = ()
+    base_key: str = ""
+    base_vector: np.ndarray | None = None
+    """The leading vector in the plain key (``PhotoQuery.base_vector``), for the interaction log."""
 
 
 def _packed(vector: np.ndarray) -> bytes:
     return np.asarray(vector, dtype=np.float16).tobytes()
 
 
-def query_vector_remember(*, model_key: str, vector: np.ndarray, objects=()) -> str:
+def query_vector_remember(
+    *, model_key: str, vector: np.ndarray, objects=(), base_key: str = "", base_vector: np.ndarray | None = None
+) -> str:
     """``objects``: (x, y, width, height, vector) of each object found in the photo, most prominent first."""
     query_id = secrets.token_urlsafe(12)
     packed_objects = [(tuple(float(v) for v in item[:4]), _packed(item[4])) for item in objects]
-    cache.set(f"photoq:{query_id}", (model_key, _packed(vector), packed_objects), TTL_SECONDS)
+    base = (base_key, _packed(base_vector)) if base_key and base_vector is not None else ("", b"")
+    cache.set(f"photoq:{query_id}", (model_key, _packed(vector), packed_objects, *base), TTL_SECONDS)
     return query_id
 
 
@@ -44,7 +50,8 @@ def query_vector_recall(query_id: str) -> RememberedQuery | None:
     entry = cache.get(f"photoq:{query_id}")
     if entry is None:
         return None
-    model_key, raw, packed_objects = entry if len(entry) == 3 else (*entry, [])
+    # Entries written before a field existed lack it (a cache outlives a deploy by up to TTL_SECONDS).
+    model_key, raw, packed_objects, base_key, base_raw = (*entry, *([], "", b"")[len(entry) - 2 :])
 
     def unpacked(data: bytes) -> np.ndarray:
         return np.frombuffer(data, dtype=np.float16).astype(np.float32)
@@ -53,4 +60,6 @@ def query_vector_recall(query_id: str) -> RememberedQuery | None:
         model_key=model_key,
         vector=unpacked(raw),
         objects=tuple(RememberedObject(box=box, vector=unpacked(data)) for box, data in packed_objects),
+        base_key=base_key,
+        base_vector=unpacked(base_raw) if base_key else None,
     )

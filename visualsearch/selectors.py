@@ -232,6 +232,10 @@ class PhotoQuery:
     box: CropBox | None
     """The region that leads the search (the crop or the main object), None for the whole photo."""
     objects: tuple[FoundObject, ...] = ()
+    base_key: str = ""
+    base_vector: np.ndarray | None = None
+    """The same leading vector in the plain key's space (an adapter's base key; ``vector`` itself for a plain key):
+    what the interaction log keeps, because adapters are trained on base-key vectors."""
 
 
 # A main object covering nearly the whole photo is the photo: the whole photo leads the search.
@@ -265,15 +269,26 @@ def photo_query(
     # Checked like every upload, decoded only as far as search needs (intake.QUERY_SIDE); the spec's own
     # preprocessing then treats it as it treats a catalogue picture.
     picture = query_photo_open(data, limits=intake_limits())
-    embedder = embedder_for(model_key, settings.VISUALSEARCH_DEVICE)
+    spec = spec_for(model_key)
+    # One forward pass in the plain key; an adapter key's vectors are the adapter applied to them (what the
+    # adapter's embedder does), so the base vector the log keeps costs nothing more.
+    base_key = spec.base_key if spec.adapter is not None else model_key
+    embedder = embedder_for(base_key, settings.VISUALSEARCH_DEVICE)
+
+    def in_key(base_vectors: np.ndarray) -> np.ndarray:
+        return spec.adapter.apply(base_vectors) if spec.adapter is not None else base_vectors
+
     if crop is not None:
         picture = picture.crop(crop.pixels(picture.size))
         if min(picture.size) < MIN_SIDE:
             raise ImageRejected(ErrorCode.IMAGE_TOO_SMALL, min_side=MIN_SIDE)
-        return PhotoQuery(model_key=model_key, vector=embedder.embed([picture])[0], box=crop)
+        base = embedder.embed([picture])
+        return PhotoQuery(model_key=model_key, vector=in_key(base)[0], box=crop, base_key=base_key,
+                          base_vector=base[0])
     boxes = _objects_in(picture) if find_objects else []
     crops = [picture.crop(box.pixels(*picture.size)) for box in boxes]
-    vectors = embedder.embed([picture, *crops])
+    base = embedder.embed([picture, *crops])
+    vectors = in_key(base)
     objects = tuple(
         FoundObject(
             box=CropBox(x=box.x0, y=box.y0, width=box.x1 - box.x0, height=box.y1 - box.y0),
@@ -283,12 +298,17 @@ def photo_query(
         for box, vector in zip(boxes, vectors[1:], strict=True)
     )
     if not objects or objects[0].box.width * objects[0].box.height >= _WHOLE_PHOTO_AREA:
-        return PhotoQuery(model_key=model_key, vector=vectors[0], box=None, objects=objects)
+        return PhotoQuery(model_key=model_key, vector=vectors[0], box=None, objects=objects, base_key=base_key,
+                          base_vector=base[0])
     # The main object with its context: measured on protocol A (Lite1) R@5 0.615 -> 0.642, R@10 0.743 -> 0.774
     # against the whole photo alone, R@1 and protocol C unchanged; the crop alone lost 0.05 P@1 on C.
-    blended = vectors[0] + objects[0].vector
-    blended = blended / max(float(np.linalg.norm(blended)), 1e-12)
-    return PhotoQuery(model_key=model_key, vector=blended.astype(np.float32), box=objects[0].box, objects=objects)
+    return PhotoQuery(model_key=model_key, vector=_unit_sum(vectors[0], vectors[1]), box=objects[0].box,
+                      objects=objects, base_key=base_key, base_vector=_unit_sum(base[0], base[1]))
+
+
+def _unit_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    total = a + b
+    return (total / max(float(np.linalg.norm(total)), 1e-12)).astype(np.float32)
 
 
 def photo_embed(data: bytes, *, model_key: str | None = None, crop: CropBox | None = None) -> tuple[str, np.ndarray]:

@@ -23,3 +23,20 @@ class Address(models.Model):
 
     def lines(self) -> list[str]:
         return [self.full_name, self.address, f"{self.postcode} {self.city}", self.country]
+
+
+class Preferences(models.Model):
+    """A customer's choices about their data (one row once they chose anything)."""
+
+    customer = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences")
+    signals_linked = models.BooleanField(
+        _("link my searches and clicks to my account"), default=False,
+        help_text=_("Suggestions then follow you across devices. Without it the shop knows a browser session only."),
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "preferences"
+
+    def __str__(self) -> str:
+        return f"preferences of {self.customer_id}"

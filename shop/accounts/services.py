@@ -5,9 +5,10 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.db import transaction
 
+from recommendations.services import signals_unlink
 from shop.orders.services import orders_anonymise
 
-from .models import Address
+from .models import Address, Preferences
 
 
 @transaction.atomic
@@ -20,6 +21,15 @@ def address_add(*, customer: User, full_name: str, address: str, postcode: str, 
     return Address.objects.create(
         customer=customer, full_name=full_name, address=address, postcode=postcode, city=city, country=country
     )
+
+
+def signals_link_set(*, customer: User, linked: bool) -> Preferences:
+    """The customer's choice whether the interaction log links their rows to the account. Turning it off unlinks
+    what was linked (the rows stay only as an anonymous session's; "forget me" deletes them)."""
+    preferences, _ = Preferences.objects.update_or_create(customer=customer, defaults={"signals_linked": linked})
+    if not linked:
+        signals_unlink(account_id=customer.id)
+    return preferences
 
 
 def address_delete(*, customer: User, address_id: int) -> bool:

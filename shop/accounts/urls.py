@@ -14,6 +14,7 @@ urlpatterns = [
     path("", views.account, name="account"),
     path("addresses/<int:address_id>/delete/", views.address_delete, name="address_delete"),
     path("delete/", views.account_delete, name="delete"),
+    path("search-history/", views.signals_link, name="signals_link"),
     path("password-reset/", auth_views.PasswordResetView.as_view(
         template_name="accounts/password_reset.html",
         email_template_name="accounts/mail/password_reset.txt",

@@ -10,7 +10,10 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from recommendations.services import session_signals_forget
+
 from . import services
+from .models import Preferences
 from .forms import AccountDeleteForm, AddressForm, SignUpForm
 
 
@@ -35,11 +38,23 @@ def account(request: HttpRequest) -> HttpResponse:
         services.address_add(customer=request.user, **form.cleaned_data)
         messages.success(request, _("Address saved."))
         return redirect("accounts:account")
+    preferences = Preferences.objects.filter(customer=request.user).first()
     return render(
         request, "accounts/account.html",
-        {"orders": orders, "addresses": request.user.addresses.all(), "address_form": form},
+        {"orders": orders, "addresses": request.user.addresses.all(), "address_form": form,
+         "signals_linked": bool(preferences and preferences.signals_linked)},
         status=400 if form.is_bound else 200,
     )
+
+
+@login_required
+@require_POST
+def signals_link(request: HttpRequest) -> HttpResponse:
+    linked = request.POST.get("linked") == "1"
+    services.signals_link_set(customer=request.user, linked=linked)
+    messages.success(request, _("Your searches are now linked to your account.") if linked
+                     else _("Your searches are no longer linked to your account."))
+    return redirect("accounts:account")
 
 
 @login_required
@@ -57,6 +72,7 @@ def account_delete(request: HttpRequest) -> HttpResponse:
         if request.user.is_staff:
             messages.error(request, _("Staff accounts are removed by an administrator."))
             return redirect("accounts:account")
+        session_signals_forget(request.session, account_id=request.user.id)
         services.account_delete(customer=request.user)
         logout(request)
         messages.success(request, _("Your account and your personal data are deleted."))

@@ -168,6 +168,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "shop.outbox.tasks.events_reconcile_task",
         "schedule": env.float("OUTBOX_RECONCILE_SECONDS", default=60.0),
     },
+    "signals-purge": {  # the interaction log's retention (recommendations/services.py: signals_purge)
+        "task": "recommendations.tasks.signals_purge_task",
+        "schedule": 6 * 3600.0,
+    },
+    "clicks-retrain": {  # does nothing unless RECOMMENDATIONS_RETRAIN is on
+        "task": "recommendations.tasks.clicks_retrain_task",
+        "schedule": env.float("RECOMMENDATIONS_RETRAIN_HOURS", default=24.0) * 3600.0,
+    },
     "webhook-deliveries-reconcile": {
         "task": "shop.partners.tasks.webhook_deliveries_reconcile_task",
         "schedule": 300.0,
@@ -230,6 +238,19 @@ DEMO_ASSETS_DIR = Path(env("DEMO_ASSETS_DIR", default=str(BASE_DIR / "var" / "de
 SHOP_CURRENCY = env("SHOP_CURRENCY", default="EUR")
 # "Visually similar" rankings are cached this long per product (0 turns the cache off); see recommendations.selectors.
 RECOMMENDATIONS_SIMILAR_CACHE_SECONDS = env.int("RECOMMENDATIONS_SIMILAR_CACHE_SECONDS", default=600)
+# The interaction log (recommendations/models.py): what shoppers were shown and did next. No photo, no IP address.
+# Query vectors (kept for learning from clicks) are cleared after VECTOR_RETENTION_DAYS, whole rows deleted after
+# LOG_RETENTION_DAYS, by the daily purge task.
+RECOMMENDATIONS_LOG = env.bool("RECOMMENDATIONS_LOG", default=True)
+RECOMMENDATIONS_VECTOR_RETENTION_DAYS = env.int("RECOMMENDATIONS_VECTOR_RETENTION_DAYS", default=30)
+RECOMMENDATIONS_LOG_RETENTION_DAYS = env.int("RECOMMENDATIONS_LOG_RETENTION_DAYS", default=365)
+# Learning from clicks (recommendations/learning.py): a scheduled retrain, off until a shop turns it on. It switches
+# search to the new version only when it beats the active one by RETRAIN_MARGIN Recall@1 on held-out pairs (and on
+# labelled shopper photos, when the shop has any) and it was trained on at least RETRAIN_MIN_PAIRS pairs.
+RECOMMENDATIONS_RETRAIN = env.bool("RECOMMENDATIONS_RETRAIN", default=False)
+RECOMMENDATIONS_RETRAIN_HOURS = env.float("RECOMMENDATIONS_RETRAIN_HOURS", default=24.0)
+RECOMMENDATIONS_RETRAIN_MARGIN = env.float("RECOMMENDATIONS_RETRAIN_MARGIN", default=0.02)
+RECOMMENDATIONS_RETRAIN_MIN_PAIRS = env.int("RECOMMENDATIONS_RETRAIN_MIN_PAIRS", default=200)
 
 # --- Visual search -------------------------------------------------------------------------------------
 # Search by photo in the centred space (visualsearch/statistics.py): queries on the mean of recent queries, the

@@ -16,4 +16,6 @@ urlpatterns = [
     path("order/<str:reference>/", views.order_done, name="order_done"),
     path("pay/test/<str:reference>/", views.pay_test, name="pay_test"),
     path("pay/callback/<str:provider>/", views.payment_callback, name="payment_callback"),
+    path("privacy/", views.privacy, name="privacy"),
+    path("privacy/forget/", views.forget, name="forget"),
 ]

@@ -7,6 +7,7 @@ import secrets
 from dataclasses import replace
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import DatabaseError
@@ -20,7 +21,16 @@ from django.views.decorators.http import require_http_methods, require_POST
 from catalog.models import Category
 from catalog.selectors import category_ancestors, category_by_slug
 from recommendations.selectors import inspired_by_views, similar_in_other_colours, similar_items
-from recommendations.services import product_view_record
+from recommendations.models import ActionKind, ShownKind
+from recommendations.services import (
+    ShownList,
+    session_signals_forget,
+    product_view_record,
+    products_acted_on,
+    result_opened,
+    shown_record,
+    visitor_id,
+)
 from visualsearch.errors import ErrorCode, ImageRejected, MESSAGES
 from visualsearch.intake import ALLOWED_MEDIA_TYPES
 from visualsearch.querycache import query_vector_recall, query_vector_remember
@@ -28,6 +38,7 @@ from visualsearch.selectors import SearchFilters, photo_query, products_near_pho
 from visualsearch.statistics import query_vector_observe, searches_count
 from visualsearch.textsearch import photo_refined_by_words
 
+from shop.accounts.selectors import signals_account_id
 from shop.accounts.services import address_add
 from shop.orders.errors import CheckoutRejected, ShopErrorCode
 from shop.orders.payments import (
@@ -66,6 +77,12 @@ def _form_errors_text(form) -> str:
         parts.extend(_("%(label)s: %(error)s") % {"label": label, "error": error} if label else str(error)
                      for error in errors)
     return " ".join(parts)
+
+
+def _shown_log(request: HttpRequest, shown: ShownList) -> int | None:
+    """Log a list this page shows (one INSERT); returns its id for the result links, None when not logged."""
+    row = shown_record(visitor=visitor_id(request.session), shown=shown, account_id=signals_account_id(request.user))
+    return row.id if row is not None else None
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -107,8 +124,15 @@ def category(request: HttpRequest, slug: str) -> HttpResponse:
 def product(request: HttpRequest, slug: str) -> HttpResponse:
     item = get_object_or_404(products_published(), slug=slug)
     product_view_record(request.session, product_id=item.id)
+    result_opened(request.session, shown_id=request.GET.get("shown"), product_id=item.id)
     in_cart = carts.cart_quantities(request.session).get(item.id, 0)
     images = list(item.images.all())
+    # No picture, no vector: the page shows a placeholder and no "similar items" promise.
+    similar = similar_items(product=item) if images else []
+    similar_shown = _shown_log(request, ShownList(
+        kind=ShownKind.SIMILAR, product_ids=[m.product.id for m in similar], source_product_id=item.id,
+        top_similarity=similar[0].similarity if similar else None, close_match=bool(similar and similar[0].close),
+    )) if similar else None
     return render(
         request,
         "shop/product.html",
@@ -116,8 +140,8 @@ def product(request: HttpRequest, slug: str) -> HttpResponse:
             "product": item,
             "ancestors": [*category_ancestors(item.category), item.category],
             "images": images,
-            # No picture, no vector: the page shows a placeholder and no "similar items" promise.
-            "similar": similar_items(product=item) if images else [],
+            "similar": similar,
+            "similar_shown": similar_shown,
             "other_colours": similar_in_other_colours(product=item) if images else [],
             "add_form": AddToCartForm(initial={"product": item.id, "quantity": 1}),
             "in_cart": in_cart,
@@ -132,14 +156,23 @@ def text_search(request: HttpRequest) -> HttpResponse:
     if text and request.GET.get("page") in (None, "", "1"):
         searches_count(kind="text")  # a search, not each page of its results
     page = Paginator(products, PAGE_SIZE).get_page(request.GET.get("page"))
+    shown = _shown_log(request, ShownList(
+        kind=ShownKind.TEXT, product_ids=[p.id for p in page], query_text=text, close_match=bool(page.object_list),
+        filters={**_filters_logged(request.GET), "page": page.number},
+    )) if text else None
     return render(
         request, "shop/search.html",
         {
-            "q": text, "page": page, "form": form, "pager_query": _querystring(request, page=None),
+            "q": text, "page": page, "form": form, "pager_query": _querystring(request, page=None), "shown": shown,
             "read_as": _read_as(parsed),
             "colour_facets": _colour_facets(request, colour_counts(products)),
         },
     )
+
+
+def _filters_logged(params) -> dict:
+    return {key: params.get(key, "") for key in ("category", "min_price", "max_price", "color", "words", "sort")
+            if params.get(key, "")}
 
 
 def _read_as(parsed) -> dict | None:
@@ -211,6 +244,8 @@ def photo_search(request: HttpRequest) -> HttpResponse:
                 model_key=query.model_key,
                 vector=query.vector,
                 objects=[(o.box.x, o.box.y, o.box.width, o.box.height, o.vector) for o in query.objects],
+                base_key=query.base_key,
+                base_vector=query.base_vector,
             )
             return redirect(f"{request.path}?{urlencode({'q': query_id, **filter_params})}")
         query_id = data.get("q", "")
@@ -220,9 +255,12 @@ def photo_search(request: HttpRequest) -> HttpResponse:
                 context["error"] = _("This search has expired. Please choose the photo again.")
             return render(request, "shop/photo_search.html", context)
         model_key, vector = remembered.model_key, remembered.vector
+        logged_key, logged_vector = remembered.base_key, remembered.base_vector
         chosen = form.cleaned_data["object"]
         if chosen is not None and chosen < len(remembered.objects):
             vector = remembered.objects[chosen].vector  # a tap on another object of the photo: its crop alone
+            # The objects' vectors are kept in the searched key only: in the log when that key is a plain one.
+            logged_key, logged_vector = (model_key, vector) if logged_key == model_key else ("", None)
         context["objects"] = [
             {"index": n, "x": o.box[0], "y": o.box[1], "w": o.box[2], "h": o.box[3],
              "active": n == (chosen if chosen is not None else 0)}
@@ -236,8 +274,15 @@ def photo_search(request: HttpRequest) -> HttpResponse:
             vector, filters, _parsed = photo_refined_by_words(
                 vector=vector, model_key=model_key, words=words, filters=filters
             )
-        context["results"] = products_near_photo(vector=vector, model_key=model_key, filters=filters, limit=PAGE_SIZE)
+        results = products_near_photo(vector=vector, model_key=model_key, filters=filters, limit=PAGE_SIZE)
+        context["results"] = results
         context["query_id"] = query_id
+        context["shown"] = _shown_log(request, ShownList(
+            kind=ShownKind.PHOTO, product_ids=[m.product.id for m in results], model_key=model_key,
+            top_similarity=results[0].similarity if results else None, close_match=bool(results and results[0].close),
+            filters={**filter_params, **({"object": chosen} if chosen else {})}, query_text=words,
+            query_vector=logged_vector, vector_key=logged_key,
+        ))
     except ImageRejected as error:
         context["error"] = error.message_in(_)  # translated first, then "25 MB" put in
         return render(request, "shop/photo_search.html", context, status=400)
@@ -266,6 +311,7 @@ def cart_add(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("%(name)s is out of stock.") % {"name": item.name})
         return redirect(item.get_absolute_url())
     carts.cart_add(request.session, product_id=item.id, quantity=form.cleaned_data["quantity"])
+    products_acted_on(request.session, product_ids=[item.id], kind=ActionKind.CART)
     messages.success(request, _("%(name)s was added to your cart.") % {"name": item.name})
     return redirect("shop:cart")
 
@@ -327,6 +373,8 @@ def checkout(request: HttpRequest) -> HttpResponse:
         if account is not None and save_address:
             address_add(customer=account, **{k: v for k, v in fields.items() if k != "email"})
         carts.cart_clear(request.session)
+        products_acted_on(request.session, product_ids=[line.product.id for line in summary.lines],
+                          kind=ActionKind.BUY)
         request.session[ORDERS_KEY] = [order.reference, *request.session.get(ORDERS_KEY, [])][:20]
         return redirect(providers[payment].start(order) or reverse("shop:order_done", args=[order.reference]))
     return render(request, "shop/checkout.html",
@@ -389,3 +437,22 @@ def order_done(request: HttpRequest, reference: str) -> HttpResponse:
         raise Http404("no such order in this session")
     order = get_object_or_404(Order.objects.prefetch_related("lines"), reference=reference)
     return render(request, "shop/order_done.html", {"order": order})
+
+
+# --- privacy -------------------------------------------------------------------------------------------
+
+
+def privacy(request: HttpRequest) -> HttpResponse:
+    return render(request, "shop/privacy.html", {
+        "vector_days": settings.RECOMMENDATIONS_VECTOR_RETENTION_DAYS,
+        "log_days": settings.RECOMMENDATIONS_LOG_RETENTION_DAYS,
+    })
+
+
+@require_POST
+def forget(request: HttpRequest) -> HttpResponse:
+    """"Forget me": this session's (and, signed in, this account's) searches and clicks are deleted."""
+    account_id = request.user.id if request.user.is_authenticated else None
+    deleted = session_signals_forget(request.session, account_id=account_id)
+    messages.success(request, _("Your search history is forgotten (%(count)d searches deleted).") % {"count": deleted})
+    return redirect("shop:privacy")
