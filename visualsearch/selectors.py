@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 import numpy as np
@@ -236,6 +236,9 @@ class PhotoQuery:
     base_vector: np.ndarray | None = None
     """The same leading vector in the plain key's space (an adapter's base key; ``vector`` itself for a plain key):
     what the interaction log keeps, because adapters are trained on base-key vectors."""
+    whole_vector: np.ndarray | None = None
+    """The whole photo's vector (the crop's, for a crop), before the leading rule."""
+    cropped: bool = False
 
 
 # A main object covering nearly the whole photo is the photo: the whole photo leads the search.
@@ -266,29 +269,24 @@ def photo_query(
     ImageRejected for files that are not acceptable photos (or a crop too small to see). Nothing is written.
     """
     model_key = model_key or active_model_key()
-    # Checked like every upload, decoded only as far as search needs (intake.QUERY_SIDE); the spec's own
-    # preprocessing then treats it as it treats a catalogue picture.
-    picture = query_photo_open(data, limits=intake_limits())
     spec = spec_for(model_key)
     # One forward pass in the plain key; an adapter key's vectors are the adapter applied to them (what the
     # adapter's embedder does), so the base vector the log keeps costs nothing more.
     base_key = spec.base_key if spec.adapter is not None else model_key
+    # Checked like every upload, decoded only as far as search needs (intake.QUERY_SIDE); the spec's own
+    # preprocessing then treats it as it treats a catalogue picture.
+    picture = query_photo_open(data, limits=intake_limits())
     embedder = embedder_for(base_key, settings.VISUALSEARCH_DEVICE)
-
-    def in_key(base_vectors: np.ndarray) -> np.ndarray:
-        return spec.adapter.apply(base_vectors) if spec.adapter is not None else base_vectors
-
     if crop is not None:
         picture = picture.crop(crop.pixels(picture.size))
         if min(picture.size) < MIN_SIDE:
             raise ImageRejected(ErrorCode.IMAGE_TOO_SMALL, min_side=MIN_SIDE)
-        base = embedder.embed([picture])
-        return PhotoQuery(model_key=model_key, vector=in_key(base)[0], box=crop, base_key=base_key,
-                          base_vector=base[0])
+        vector = embedder.embed([picture])[0]
+        base = PhotoQuery(model_key=base_key, vector=vector, box=crop, whole_vector=vector, cropped=True)
+        return photo_query_in_key(base, model_key=model_key)
     boxes = _objects_in(picture) if find_objects else []
     crops = [picture.crop(box.pixels(*picture.size)) for box in boxes]
-    base = embedder.embed([picture, *crops])
-    vectors = in_key(base)
+    vectors = embedder.embed([picture, *crops])
     objects = tuple(
         FoundObject(
             box=CropBox(x=box.x0, y=box.y0, width=box.x1 - box.x0, height=box.y1 - box.y0),
@@ -297,13 +295,36 @@ def photo_query(
         )
         for box, vector in zip(boxes, vectors[1:], strict=True)
     )
+    return photo_query_in_key(_photo_query_led(base_key, vectors[0], objects), model_key=model_key)
+
+
+def _photo_query_led(model_key: str, whole: np.ndarray, objects: tuple[FoundObject, ...]) -> PhotoQuery:
     if not objects or objects[0].box.width * objects[0].box.height >= _WHOLE_PHOTO_AREA:
-        return PhotoQuery(model_key=model_key, vector=vectors[0], box=None, objects=objects, base_key=base_key,
-                          base_vector=base[0])
+        return PhotoQuery(model_key=model_key, vector=whole, box=None, objects=objects, whole_vector=whole)
     # The main object with its context: measured on protocol A (Lite1) R@5 0.615 -> 0.642, R@10 0.743 -> 0.774
     # against the whole photo alone, R@1 and protocol C unchanged; the crop alone lost 0.05 P@1 on C.
-    return PhotoQuery(model_key=model_key, vector=_unit_sum(vectors[0], vectors[1]), box=objects[0].box,
-                      objects=objects, base_key=base_key, base_vector=_unit_sum(base[0], base[1]))
+    return PhotoQuery(model_key=model_key, vector=_unit_sum(whole, objects[0].vector), box=objects[0].box,
+                      objects=objects, whole_vector=whole)
+
+
+def photo_query_in_key(base: PhotoQuery, *, model_key: str) -> PhotoQuery:
+    """A photo embedded in a plain key (``base``), as searched with ``model_key``: that key itself, or an adapter
+    over it (its map applied to the whole photo's and each object's vector, then the same leading rule). What
+    ``photo_query`` returns for ``model_key``, without running the network again (the click-learning simulation
+    searches the same photos again after each retrain)."""
+    spec = spec_for(model_key)
+    base_key = spec.base_key if spec.adapter is not None else model_key
+    if base.model_key != base_key:
+        raise ValueError(f"{model_key!r} does not map vectors of {base.model_key!r}")
+    plain = replace(base, base_key=base.model_key, base_vector=base.vector)
+    if spec.adapter is None:
+        return plain
+    mapped = spec.adapter.apply(np.stack([base.whole_vector, *[o.vector for o in base.objects]]))
+    if base.cropped:
+        return replace(plain, model_key=model_key, vector=mapped[0], whole_vector=mapped[0])
+    objects = tuple(replace(o, vector=v) for o, v in zip(base.objects, mapped[1:], strict=True))
+    led = _photo_query_led(model_key, mapped[0], objects)
+    return replace(led, base_key=base.model_key, base_vector=base.vector)
 
 
 def _unit_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -56,6 +56,16 @@ class TrainingData:
     """(N,) product id of each vector."""
     labelled: np.ndarray
     """(N,) True for a labelled shopper photo, False for a catalogue image."""
+    weights: np.ndarray | None = None
+    """(N,) how much each row counts (None: all 1). Pairs learned from shoppers' clicks are weighed by what the
+    shopper did (recommendations/learning.py); labelled photos and catalogue images count 1."""
+
+    def weight_array(self) -> np.ndarray:
+        return np.ones(len(self.products), np.float32) if self.weights is None else self.weights.astype(np.float32)
+
+    def subset(self, mask: np.ndarray) -> "TrainingData":
+        return TrainingData(self.vectors[mask], self.products[mask], self.labelled[mask],
+                            None if self.weights is None else self.weights[mask])
 
 
 class TrainingError(Exception):
@@ -114,6 +124,7 @@ def adapter_fit(
     index = {p: i for i, p in enumerate(products)}
     y_all = torch.as_tensor([index[p] for p in data.products])
     catalogue = torch.from_numpy(~data.labelled)
+    w_all = torch.from_numpy(data.weight_array())
     dim = x_all.shape[1]
 
     weight = torch.nn.Parameter(torch.eye(dim))
@@ -135,9 +146,10 @@ def adapter_fit(
         for start in range(0, len(order), settings.batch_size):
             batch = order[start : start + settings.batch_size]
             z = project(x_all[batch])
-            loss = torch.nn.functional.cross_entropy(
-                z @ torch.nn.functional.normalize(proxies, dim=1).T / settings.temperature, y_all[batch]
-            ) * settings.proxy_weight
+            w = w_all[batch]
+            loss = (torch.nn.functional.cross_entropy(
+                z @ torch.nn.functional.normalize(proxies, dim=1).T / settings.temperature, y_all[batch],
+                reduction="none") * w).sum() / w.sum() * settings.proxy_weight
             if len(gallery_x):
                 # The search objective: each photo against every catalogue image, a product by its best image.
                 g = project(gallery_x)
@@ -150,7 +162,9 @@ def adapter_fit(
                 has_image[gallery_y] = True
                 keep = has_image[y_all[batch]] & ~catalogue[batch]
                 if keep.any():
-                    loss = loss + torch.nn.functional.cross_entropy(per_product[keep], y_all[batch][keep])
+                    kept = w[keep]
+                    loss = loss + (torch.nn.functional.cross_entropy(
+                        per_product[keep], y_all[batch][keep], reduction="none") * kept).sum() / kept.sum()
             # Decay toward the identity, not toward zero: no label means "keep the base geometry".
             loss = loss + settings.weight_decay * ((weight - torch.eye(dim)) ** 2).sum()
             optimiser.zero_grad()
@@ -184,7 +198,7 @@ def adapter_train(
     report = progress or (lambda fraction, message: None)
     started = time.monotonic()
     held = holdout_split(data, fraction=settings.holdout_fraction, seed=settings.seed)
-    train = TrainingData(data.vectors[~held], data.products[~held], data.labelled[~held])
+    train = data.subset(~held)
     gallery = ~data.labelled
     metrics: dict = {"holdout_photos": int(held.sum()), "products": int(len(np.unique(data.products)))}
     if held.any():

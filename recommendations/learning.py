@@ -1,0 +1,238 @@
+"""Learning from shoppers' clicks: the interaction log's (query vector -> product opened, added, bought) pairs
+train the catalogue adapter that otherwise needs labelled shopper photos.
+
+A click is a noisy label: shoppers open wrong products out of curiosity, and they mostly look at the first
+results. So a retrain (1) weighs a pair by what the shopper did (a purchase says more than a glance),
+(2) holds out a fifth of the searches to judge the new version against the active one on data neither was
+trained on, and on the shop's labelled shopper photos when it has any, and (3) switches search only when the new
+version beats the active one by RECOMMENDATIONS_RETRAIN_MARGIN; otherwise the active version stays and staff see
+why in the admin. Every run is a ``Retrain`` row with its figures; "switch back" activates the previous key.
+
+The pairs are trained in two passes: a first fit on every pair, then a second without the pairs the first fit
+finds implausible (the clicked product outside the first fit's top ``PLAUSIBLE_RANK`` for that photo): a
+deliberately simple form of the "small-loss" cleaning used against noisy labels — a wrong click disagrees with
+the other photos of the product, a right one agrees with them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from django.conf import settings
+from django.utils import timezone
+
+from visualsearch.embedding import LinearAdapter, spec_for
+from visualsearch.models import ModelVersion
+from visualsearch.selectors import active_model_key
+from visualsearch.statistics import catalogue_statistics_refresh
+from visualsearch.training import AdapterSettings, TrainingData, TrainingError, adapter_fit, training_data_load
+from visualsearch.versions import (
+    VersionError,
+    VersionErrorCode,
+    model_version_activate,
+    model_version_backfill,
+    model_version_register,
+)
+
+from .models import Action, ActionKind, Retrain, RetrainStatus, Shown, ShownKind
+
+logger = logging.getLogger(__name__)
+
+ACTION_WEIGHTS = {ActionKind.OPEN: 1.0, ActionKind.CART: 2.0, ActionKind.BUY: 3.0}
+HOLDOUT_FRACTION = 0.2
+PLAUSIBLE_RANK = 10
+
+
+@dataclass(frozen=True)
+class ClickPairs:
+    vectors: np.ndarray
+    """(N, D) the searches' query vectors in the base key."""
+    products: np.ndarray
+    """(N,) the product the shopper acted on."""
+    weights: np.ndarray
+    """(N,) the strongest action's weight (ACTION_WEIGHTS)."""
+    shown_ids: np.ndarray
+    """(N,) the search each pair came from (a search with two clicked products gives two pairs)."""
+
+
+def click_pairs_load(*, base_key: str, product_ids: set[int] | None = None) -> ClickPairs:
+    """Every (search, product) the log has for photo searches whose vector belongs to ``base_key``, with the
+    strongest thing the shopper did with that product; only products in ``product_ids`` when given."""
+    strongest: dict[tuple[int, int], float] = {}
+    rows = Action.objects.filter(
+        shown__kind=ShownKind.PHOTO, shown__vector_key=base_key, shown__query_vector__isnull=False
+    ).values_list("shown_id", "product_id", "kind")
+    for shown_id, product_id, kind in rows.iterator(chunk_size=5000):
+        if product_ids is not None and product_id not in product_ids:
+            continue
+        key = (shown_id, product_id)
+        strongest[key] = max(strongest.get(key, 0.0), ACTION_WEIGHTS[kind])
+    dimension = spec_for(base_key).dimension
+    if not strongest:
+        return ClickPairs(np.zeros((0, dimension), np.float32), np.zeros(0, int), np.zeros(0, np.float32),
+                          np.zeros(0, int))
+    vectors = dict(
+        Shown.objects.filter(id__in={shown_id for shown_id, _ in strongest}).values_list("id", "query_vector")
+    )
+    keys = sorted(strongest)
+    return ClickPairs(
+        vectors=np.asarray([np.asarray(vectors[shown_id], dtype=np.float32) for shown_id, _ in keys]),
+        products=np.asarray([product_id for _, product_id in keys]),
+        weights=np.asarray([strongest[key] for key in keys], dtype=np.float32),
+        shown_ids=np.asarray([shown_id for shown_id, _ in keys]),
+    )
+
+
+def searches_holdout(shown_ids: np.ndarray, *, fraction: float = HOLDOUT_FRACTION, seed: int = 0) -> np.ndarray:
+    """A boolean mask over pairs: whole searches held out (a search's pairs stay together), ``fraction`` of them."""
+    searches = np.unique(shown_ids)
+    rng = np.random.default_rng(seed)
+    held = set(rng.choice(searches, size=int(round(len(searches) * fraction)), replace=False).tolist())
+    return np.asarray([sid in held for sid in shown_ids], dtype=bool)
+
+
+def _ranks(*, queries: np.ndarray, targets: np.ndarray, gallery: np.ndarray, gallery_products: np.ndarray) -> np.ndarray:
+    """The rank (1 first) of each query's target product when products are scored by their best image."""
+    products = np.unique(gallery_products)
+    column = {p: i for i, p in enumerate(products)}
+    scores = np.full((len(queries), len(products)), -np.inf, dtype=np.float32)
+    similarities = queries @ gallery.T
+    for j, product in enumerate(gallery_products):
+        c = column[product]
+        scores[:, c] = np.maximum(scores[:, c], similarities[:, j])
+    target_scores = np.asarray([scores[i, column[t]] if t in column else -np.inf for i, t in enumerate(targets)])
+    return 1 + np.sum(scores > target_scores[:, None], axis=1)
+
+
+def recall_at_1_weighted(*, adapter: LinearAdapter | None, queries: np.ndarray, targets: np.ndarray,
+                         weights: np.ndarray, gallery: np.ndarray, gallery_products: np.ndarray) -> float:
+    """Weighted share of held-out searches whose acted-on product comes first (cosine over the catalogue,
+    a product by its best image) under ``adapter`` (None: the plain base key)."""
+    if len(queries) == 0:
+        return 0.0
+    if adapter is not None:
+        queries, gallery = adapter.apply(queries), adapter.apply(gallery)
+    ranks = _ranks(queries=queries, targets=targets, gallery=gallery, gallery_products=gallery_products)
+    return float(np.sum(weights * (ranks == 1)) / np.sum(weights))
+
+
+def _with_pairs(catalogue: TrainingData, vectors: np.ndarray, products: np.ndarray, weights: np.ndarray) -> TrainingData:
+    return TrainingData(
+        vectors=np.concatenate([catalogue.vectors, vectors]),
+        products=np.concatenate([catalogue.products, products]),
+        labelled=np.concatenate([catalogue.labelled, np.ones(len(products), bool)]),
+        weights=np.concatenate([catalogue.weight_array(), weights]),
+    )
+
+
+def clicks_adapter_fit(*, catalogue: TrainingData, pairs: ClickPairs, adapter_settings: AdapterSettings) -> tuple[LinearAdapter, dict]:
+    """Two passes (see the module's docstring); returns the adapter and how many pairs the cleaning kept."""
+    first = adapter_fit(_with_pairs(catalogue, pairs.vectors, pairs.products, pairs.weights), settings=adapter_settings)
+    gallery = ~catalogue.labelled
+    ranks = _ranks(queries=first.apply(pairs.vectors), targets=pairs.products,
+                   gallery=first.apply(catalogue.vectors[gallery]), gallery_products=catalogue.products[gallery])
+    plausible = ranks <= PLAUSIBLE_RANK
+    second = adapter_fit(
+        _with_pairs(catalogue, pairs.vectors[plausible], pairs.products[plausible], pairs.weights[plausible]),
+        settings=adapter_settings,
+    )
+    return second, {"pairs_kept": int(plausible.sum()), "pairs_dropped": int((~plausible).sum())}
+
+
+def _active_adapter(base_key: str) -> tuple[str, LinearAdapter | None]:
+    key = active_model_key()
+    spec = spec_for(key)
+    if spec.adapter is not None and spec.base_key == base_key:
+        return key, spec.adapter
+    return key, None
+
+
+def clicks_retrain(*, force: bool = False, adapter_settings: AdapterSettings = AdapterSettings(),
+                   margin: float | None = None, min_pairs: int | None = None) -> Retrain:
+    """One retrain from the log (the beat task calls this when RECOMMENDATIONS_RETRAIN is on; ``force`` runs it
+    regardless, as the admin button does). Returns the run's row, whatever it decided."""
+    margin = settings.RECOMMENDATIONS_RETRAIN_MARGIN if margin is None else margin
+    min_pairs = settings.RECOMMENDATIONS_RETRAIN_MIN_PAIRS if min_pairs is None else min_pairs
+    active_key = active_model_key()
+    active_spec = spec_for(active_key)
+    base_key = active_spec.base_key if active_spec.adapter is not None else active_key
+    run = Retrain.objects.create(base_key=base_key, previous_key=active_key)
+
+    def finish(status: str, message: str, **fields) -> Retrain:
+        Retrain.objects.filter(id=run.id).update(status=status, message=message, finished_at=timezone.now(), **fields)
+        run.refresh_from_db()
+        logger.info("retrain %s: %s (%s)", run.id, status, message)
+        return run
+
+    if not (force or settings.RECOMMENDATIONS_RETRAIN):
+        return finish(RetrainStatus.SKIPPED, "learning from clicks is off (RECOMMENDATIONS_RETRAIN)")
+    try:
+        catalogue = training_data_load(base_key=base_key)
+        catalogue_products = set(catalogue.products[~catalogue.labelled].tolist())
+        pairs = click_pairs_load(base_key=base_key, product_ids=catalogue_products)
+        if len(pairs.products) < min_pairs:
+            return finish(RetrainStatus.SKIPPED, f"{len(pairs.products)} click pairs; a retrain needs {min_pairs}",
+                          pairs=len(pairs.products))
+        held = searches_holdout(pairs.shown_ids)
+        train = ClickPairs(pairs.vectors[~held], pairs.products[~held], pairs.weights[~held], pairs.shown_ids[~held])
+        gallery = ~catalogue.labelled
+        gallery_vectors, gallery_products = catalogue.vectors[gallery], catalogue.products[gallery]
+        labelled = catalogue.labelled
+
+        def judged(adapter: LinearAdapter | None) -> dict:
+            figures = {"held_out_recall_at_1": round(recall_at_1_weighted(
+                adapter=adapter, queries=pairs.vectors[held], targets=pairs.products[held],
+                weights=pairs.weights[held], gallery=gallery_vectors, gallery_products=gallery_products), 4)}
+            if labelled.any():
+                figures["labelled_recall_at_1"] = round(recall_at_1_weighted(
+                    adapter=adapter, queries=catalogue.vectors[labelled], targets=catalogue.products[labelled],
+                    weights=np.ones(int(labelled.sum()), np.float32), gallery=gallery_vectors,
+                    gallery_products=gallery_products), 4)
+            return figures
+
+        _, active_adapter = _active_adapter(base_key)
+        candidate, cleaning = clicks_adapter_fit(catalogue=catalogue, pairs=train, adapter_settings=adapter_settings)
+        before, after = judged(active_adapter), judged(candidate)
+        figures = {"pairs_training": int((~held).sum()), "pairs_held_out": int(held.sum()),
+                   "searches": int(len(np.unique(pairs.shown_ids))), **cleaning,
+                   "active": {"key": active_key, **before}, "candidate": after, "margin": margin}
+        better = after["held_out_recall_at_1"] >= before["held_out_recall_at_1"] + margin
+        no_worse_on_labels = after.get("labelled_recall_at_1", 0.0) >= before.get("labelled_recall_at_1", 0.0) - 0.005
+        if not (better and no_worse_on_labels):
+            return finish(
+                RetrainStatus.KEPT,
+                f"held-out Recall@1 {after['held_out_recall_at_1']:.3f} against the active version's "
+                f"{before['held_out_recall_at_1']:.3f} (needs +{margin:.3f})"
+                + ("" if no_worse_on_labels else "; worse on the labelled shopper photos"),
+                pairs=len(pairs.products), figures=figures,
+            )
+        # Better: the final adapter learns from every pair, held-out ones included.
+        final, cleaning_all = clicks_adapter_fit(catalogue=catalogue, pairs=pairs, adapter_settings=adapter_settings)
+        figures["final"] = cleaning_all
+        key = f"{base_key}@adapter-{timezone.now():%Y%m%d-%H%M%S}-clicks{run.id}"
+        version = model_version_register(
+            key=key, base_key=base_key, adapter=final, training_images=len(pairs.products),
+            metrics={"source": "clicks", "retrain": run.id, **after},
+        )
+        model_version_backfill(key=version.key)  # vectors from the stored base vectors at once
+        catalogue_statistics_refresh(model_key=version.key)  # its catalogue mean, before the first search needs it
+        model_version_activate(key=version.key)
+        return finish(RetrainStatus.SWITCHED, f"search now uses {key}", version_key=key, pairs=len(pairs.products),
+                      figures=figures)
+    except (TrainingError, VersionError) as error:
+        return finish(RetrainStatus.FAILED, error.message)
+    except Exception as error:  # the run's row must not stay "running"; the log keeps the traceback
+        logger.exception("retrain %s failed", run.id)
+        return finish(RetrainStatus.FAILED, f"retrain failed: {error}"[:2000])
+
+
+def retrain_switch_back(*, retrain_id: int) -> ModelVersion:
+    """Search goes back to the version that was active before this run switched (raises VersionError)."""
+    run = Retrain.objects.get(id=retrain_id)
+    if run.status != RetrainStatus.SWITCHED or not run.previous_key:
+        raise VersionError(VersionErrorCode.VERSION_NOT_AVAILABLE, "this run did not switch search to a new version")
+    return model_version_activate(key=run.previous_key)
+
+
