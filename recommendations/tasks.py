@@ -9,3 +9,13 @@ def signals_purge_task() -> dict[str, int]:
 
     result = signals_purge()
     return {"vectors_cleared": result.vectors_cleared, "lists_deleted": result.lists_deleted}
+
+
+@shared_task(acks_late=True)
+def clicks_retrain_task(force: bool = False) -> str:
+    """Beat runs it every RECOMMENDATIONS_RETRAIN_HOURS; it does nothing unless RECOMMENDATIONS_RETRAIN is on
+    (the admin's "retrain now" sends force=True)."""
+    from .learning import clicks_retrain
+
+    run = clicks_retrain(force=force)
+    return f"{run.status}: {run.message}"
