@@ -11,6 +11,7 @@ urlpatterns = [
     path("search/image", search.SearchByImageApi.as_view(), name="search-image"),
     path("search", search.SearchByTextApi.as_view(), name="search-text"),
     path("search/explain", search.ExplainMatchApi.as_view(), name="search-explain"),
+    path("search/actions", search.SearchActionApi.as_view(), name="search-actions"),
     # staff tools
     path("identify", stafftools.IdentifyApi.as_view(), name="identify"),
     path("products/<int:product_id>/similar", search.ProductSimilarApi.as_view(), name="product-similar"),

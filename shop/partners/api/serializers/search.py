@@ -113,6 +113,11 @@ class FoundObjectOutputSerializer(serializers.Serializer):
 
 class SearchByImageOutputSerializer(serializers.Serializer):
     model_key = serializers.CharField()
+    search_id = serializers.IntegerField(
+        allow_null=True,
+        help_text="this list in the shop's interaction log: send it with POST /api/v1/search/actions when your "
+        "user opens, adds or buys a result, so the search learns from it (null when the log is off)",
+    )
     box = BoxOutputSerializer(
         allow_null=True,
         help_text="the region the results are for: your crop, else the most prominent object found (searched "
@@ -197,6 +202,11 @@ class ParsedQueryOutputSerializer(serializers.Serializer):
 
 class TextSearchOutputSerializer(serializers.Serializer):
     model_key = serializers.CharField()
+    search_id = serializers.IntegerField(
+        allow_null=True,
+        help_text="this list in the shop's interaction log: send it with POST /api/v1/search/actions when your "
+        "user opens, adds or buys a result, so the search learns from it (null when the log is off)",
+    )
     query = ParsedQueryOutputSerializer()
     results = TextMatchOutputSerializer(many=True)
 
@@ -216,3 +226,17 @@ class CategorySuggestionOutputSerializer(serializers.Serializer):
 class CategorySuggestOutputSerializer(serializers.Serializer):
     model_key = serializers.CharField()
     suggestions = CategorySuggestionOutputSerializer(many=True)
+
+
+class SearchActionInputSerializer(serializers.Serializer):
+    search_id = serializers.IntegerField(help_text="the search_id of a search this API key made")
+    product_id = serializers.IntegerField(help_text="a product of that search's results")
+    action = serializers.ChoiceField(choices=["open", "cart", "buy"],
+                                     help_text="what your user did: opened it, added it to the cart, bought it")
+
+
+class SearchActionOutputSerializer(serializers.Serializer):
+    search_id = serializers.IntegerField()
+    product_id = serializers.IntegerField()
+    action = serializers.CharField()
+    rank = serializers.IntegerField(help_text="the product's position in that search's results, 1 first")

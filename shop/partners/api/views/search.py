@@ -11,7 +11,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.models import Product, ProductImage
+from recommendations.models import Channel, ShownKind
 from recommendations.selectors import similar_items
+from recommendations.services import ShownList, action_record, shown_record
 from shop.api.errors import ERROR_RESPONSES, ApiError, ErrorCode, ErrorOutputSerializer
 from visualsearch.selectors import (
     CropBox,
@@ -28,12 +30,15 @@ from visualsearch.explanations import match_explain
 from visualsearch.statistics import query_vector_observe, searches_count
 from visualsearch.textsearch import photo_refined_by_words, products_for_text
 
+from ...auth import KeyRead
 from ...selectors import products_visible_to
 from ..serializers.search import (
     CategorySuggestInputSerializer,
     CategorySuggestOutputSerializer,
     NearDuplicatesInputSerializer,
     NearDuplicatesOutputSerializer,
+    SearchActionInputSerializer,
+    SearchActionOutputSerializer,
     SearchByImageInputSerializer,
     SearchByImageOutputSerializer,
     SearchResultsOutputSerializer,
@@ -44,6 +49,16 @@ from ..serializers.search import (
 
 TAG = "visual search"
 ERRORS = {**ERROR_RESPONSES, 503: ErrorOutputSerializer}
+
+
+def _api_visitor(request) -> str:
+    """A partner app is one visitor in the log, by its key (no end user's data reaches the shop)."""
+    return f"api:{request.auth.prefix}" if request.auth is not None else "api:public"  # the key's public part
+
+
+def _log(request, shown: ShownList) -> int | None:
+    row = shown_record(visitor=_api_visitor(request), shown=shown)
+    return row.id if row is not None else None
 
 
 class SearchByImageApi(APIView):
@@ -86,11 +101,20 @@ class SearchByImageApi(APIView):
                 )
             return products_near_photo(vector=refined, model_key=query.model_key, filters=narrowed, limit=data["limit"])
 
+        results = near(query.vector)
+        search_id = _log(request, ShownList(
+            kind=ShownKind.PHOTO, channel=Channel.API, product_ids=[m.product.id for m in results],
+            model_key=query.model_key, top_similarity=results[0].similarity if results else None,
+            close_match=bool(results and results[0].close), query_text=words,
+            filters={k: data.get(k) for k in ("category", "min_price", "max_price", "color") if data.get(k)},
+            query_vector=query.base_vector, vector_key=query.base_key,
+        ))
         out = SearchByImageOutputSerializer(
             {
                 "model_key": query.model_key,
+                "search_id": search_id,
                 "box": query.box,
-                "results": near(query.vector),
+                "results": results,
                 "objects": [{"box": o.box, "score": o.score, "results": near(o.vector)} for o in query.objects],
             },
             context={"request": request},
@@ -140,9 +164,15 @@ class SearchByTextApi(APIView):
             pictures = list(product.images.all())
             found_by = (["words"] if hit.by_words else []) + (["pictures"] if hit.by_pictures else [])
             results.append(_TextMatch(product=product, image=pictures[0] if pictures else None, score=hit.score, found_by=found_by))
+        search_id = _log(request, ShownList(
+            kind=ShownKind.TEXT, channel=Channel.API, product_ids=[m.product.id for m in results],
+            query_text=data["q"], close_match=bool(results),
+            filters={k: data.get(k) for k in ("category", "min_price", "max_price", "color") if data.get(k)},
+        ))
         out = TextSearchOutputSerializer(
             {
                 "model_key": result.model_key,
+                "search_id": search_id,
                 "query": {
                     "concepts": list(result.parsed.concept_terms),
                     "colours": list(result.parsed.colours),
@@ -295,3 +325,24 @@ class ExplainMatchApi(APIView):
             "shared_concepts": [{"english": e, "chinese": z, "strength": p} for e, z, p in explained.shared_concepts],
             "shared_colours": explained.shared_colours,
         }).data)
+
+
+class SearchActionApi(APIView):
+    """Tell the shop what your user did with a result of a search this key made (opened it, added it to the cart,
+    bought it): the shop's analytics count it and the search learns from it. Recording the same action twice is
+    harmless. 404 ``not_found`` when the search is not this key's or did not show the product."""
+
+    permission_classes = [KeyRead]  # a search's actions belong to the key that searched
+    @extend_schema(tags=[TAG], request=SearchActionInputSerializer,
+                   responses={201: SearchActionOutputSerializer, 404: ErrorOutputSerializer, **ERRORS})
+    def post(self, request):
+        params = SearchActionInputSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        action = action_record(visitor=_api_visitor(request), shown_id=data["search_id"],
+                               product_id=data["product_id"], kind=data["action"])
+        if action is None:
+            raise ApiError(ErrorCode.NOT_FOUND, "This API key made no such search, or it did not show that product.",
+                           http_status=404)
+        out = SearchActionOutputSerializer({**data, "rank": action.rank})
+        return Response(out.data, status=201)

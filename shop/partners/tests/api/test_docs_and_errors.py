@@ -49,6 +49,7 @@ def test_schema_lists_every_operation_the_key_scheme_and_every_error_code(client
         ("/api/v1/search/image", "post"),
         ("/api/v1/search", "get"),
         ("/api/v1/search/explain", "post"),
+        ("/api/v1/search/actions", "post"),
         ("/api/v1/identify", "post"),
         ("/api/v1/webhooks", "get"),
         ("/api/v1/webhooks", "post"),
