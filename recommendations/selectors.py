@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -251,6 +253,10 @@ def suggestions_for_shopper(
     similarity + BOUGHT_WITH_WEIGHT x evidence. A shopper of products nobody else bought gets the pure visual
     ranking; a shopper with fewer than INSPIRED_MIN_VIEWS views and nothing carted or bought gets nothing (the
     page shows new arrivals).
+
+    The ranking is cached per taste (the weighted products) for RECOMMENDATIONS_SIMILAR_CACHE_SECONDS, as similar
+    items are: computing it takes about ten queries (bench/suggestions.py), and a shopper sees the home page again
+    and again with the same history. A cached answer costs one query, products read fresh (prices, unpublishing).
     """
     carted, bought = list(carted), list(bought)
     if visitor:
@@ -262,6 +268,32 @@ def suggestions_for_shopper(
         return Suggestions(items=[], basis=SuggestionBasis.NONE)
     weights = interaction_weights(viewed=viewed, carted=carted, bought=bought)
     basis = SuggestionBasis.BEHAVIOUR if carted or bought else SuggestionBasis.VIEWS
+    seconds = settings.RECOMMENDATIONS_SIMILAR_CACHE_SECONDS
+    if seconds <= 0:
+        return Suggestions(items=_suggestions_rank(weights=weights, limit=limit), basis=basis)
+    taste = json.dumps([sorted((pid, round(w, 3)) for pid, w in weights.items()), limit, BOUGHT_WITH_WEIGHT])
+    key = f"suggestions:{active_model_key_recent()}:{hashlib.sha1(taste.encode()).hexdigest()}"
+    ranking = cache.get(key)
+    if ranking is None:
+        items = _suggestions_rank(weights=weights, limit=limit)
+        if items:
+            cache.set(key, [(s.image.id, s.score, s.similarity, s.bought_with) for s in items], seconds)
+        return Suggestions(items=items, basis=basis)
+    images = ProductImage.objects.select_related("product").filter(product__is_published=True).in_bulk(
+        [image_id for image_id, *_ in ranking]
+    )
+    return Suggestions(
+        items=[
+            Suggestion(product=images[image_id].product, image=images[image_id], score=score, similarity=similarity,
+                       bought_with=tie)
+            for image_id, score, similarity, tie in ranking
+            if image_id in images
+        ],
+        basis=basis,
+    )
+
+
+def _suggestions_rank(*, weights: dict[int, float], limit: int) -> list[Suggestion]:
     evidence = bought_with_evidence(weights=weights)
     strongest = sorted(evidence, key=lambda pid: (-evidence[pid], pid))[: limit * CANDIDATES_PER_SLOT]
     taste = products_taste_vector(weights=weights)
@@ -289,4 +321,4 @@ def suggestions_for_shopper(
             )
         )
     items.sort(key=lambda s: (-s.score, s.product.id))
-    return Suggestions(items=items[:limit], basis=basis)
+    return items[:limit]

@@ -188,3 +188,19 @@ def test_a_bought_together_product_without_a_vector_is_still_suggested_on_its_ev
     # then the new product is among them, scored on its evidence alone (2 / 3 x 0.5)
     kettle = next(s for s in suggestions if s.product.id == fresh.id)
     assert (kettle.similarity, kettle.bought_with, round(kettle.score, 4)) == (None, 0.6667, 0.3333)
+
+
+def test_a_second_home_page_view_serves_the_cached_suggestions_in_one_query(catalogue):
+    # given a shopper's suggestions computed once
+    teapot, guitar = catalogue["Teapot"], catalogue["Guitar"]
+    _bought_together_times(teapot, guitar, 3)
+    first = suggestions_for_shopper(carted=[teapot.id])
+    # when they are asked again, after the guitar was unpublished
+    guitar.is_published = False
+    guitar.save()
+    with CaptureQueriesContext(connection) as queries:
+        second = suggestions_for_shopper(carted=[teapot.id])
+    # then the same ranking comes back from one query, without the guitar
+    assert [s.product.id for s in second] == [s.product.id for s in first if s.product.id != guitar.id]
+    assert [s.score for s in second] == [s.score for s in first][1:]
+    assert len(queries.captured_queries) == 1
