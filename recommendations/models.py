@@ -19,6 +19,8 @@ class ShownKind(models.TextChoices):
     PHOTO = "photo", _("photo search")
     TEXT = "text", _("text search")
     SIMILAR = "similar", _("similar items")
+    TOGETHER = "together", _("bought together")
+    SUGGESTED = "suggested", _("suggested for you")
 
 
 class Channel(models.TextChoices):
@@ -86,6 +88,37 @@ class Action(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.product_id} at rank {self.rank}"
+
+
+class CoPurchase(models.Model):
+    """How many orders held both products: one row per direction, so a product page reads its list with one
+    index range scan (``product`` = the page's product, highest ``orders`` first). Pages read this table on
+    every view and orders write it once each, so the doubled rows and writes buy the simpler, faster read."""
+
+    product = models.ForeignKey("catalog.Product", on_delete=models.CASCADE, related_name="+")
+    other = models.ForeignKey("catalog.Product", on_delete=models.CASCADE, related_name="+")
+    orders = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["product", "other"], name="copurchase_one_row_per_pair"),
+            models.CheckConstraint(condition=~models.Q(product=models.F("other")), name="copurchase_two_products"),
+        ]
+        indexes = [models.Index(fields=["product", "-orders"], name="copurchase_product_orders")]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} with {self.other_id}: {self.orders} orders"
+
+
+class CoPurchaseOrder(models.Model):
+    """An order already counted in ``CoPurchase``: the outbox subscriber and the rebuild command both skip an
+    order that is here, so an order counts once whoever sees it first and however often its event arrives."""
+
+    reference = models.CharField(max_length=16, unique=True)
+    counted_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.reference
 
 
 class RetrainStatus(models.TextChoices):

@@ -1,7 +1,16 @@
 """Recommendation reads. Vector SQL stays in visualsearch; this app decides what to recommend."""
 
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Prefetch, Q
 
 from catalog.models import Product, ProductImage
 from visualsearch.selectors import (
@@ -9,13 +18,19 @@ from visualsearch.selectors import (
     SearchFilters,
     active_model_key_recent,
     products_near_products,
+    products_near_vector,
+    products_scored_against,
     products_similar_to_product,
+    products_taste_vector,
 )
 
+from .models import Action, ActionKind, CoPurchase
 from .services import VIEWED_KEY
 
 SIMILAR_ITEMS = 8
 INSPIRED_MIN_VIEWS = 3  # one or two views say little about a taste; three start to
+BOUGHT_TOGETHER = 6
+SUGGESTIONS = 8
 
 
 def similar_items(*, product: Product, limit: int = SIMILAR_ITEMS) -> list[ProductMatch]:
@@ -69,3 +84,241 @@ def inspired_by_views(session, *, limit: int = SIMILAR_ITEMS) -> list[ProductMat
     if len(viewed) < INSPIRED_MIN_VIEWS:
         return []
     return products_near_products(product_ids=viewed, limit=limit)
+
+
+# --- bought together ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BoughtTogether:
+    product: Product
+    image: ProductImage
+    orders: int
+    """How many orders held both this product and the one asked about."""
+
+
+def _listed_images() -> Prefetch:
+    return Prefetch("other__images", queryset=ProductImage.objects.listed().order_by("position", "id"))
+
+
+def bought_together(*, product: Product, limit: int = BOUGHT_TOGETHER) -> list[BoughtTogether]:
+    """"Bought together": the published products most often in one order with this one, those in stock first
+    (a shopper can add them now), then by how many orders held both. Products without a picture are left out, as
+    in the listings. Two queries: the pairs with their products, and the pictures."""
+    rows = (
+        CoPurchase.objects.filter(product_id=product.id, other__is_published=True)
+        .filter(Exists(ProductImage.objects.listed().filter(product_id=OuterRef("other_id"))))
+        .annotate(in_stock=ExpressionWrapper(Q(other__stock_quantity__gt=0), output_field=BooleanField()))
+        .select_related("other")
+        .prefetch_related(_listed_images())
+        .order_by("-in_stock", "-orders", "other_id")[:limit]
+    )
+    return [BoughtTogether(product=row.other, image=row.other.images.all()[0], orders=row.orders) for row in rows]
+
+
+# --- suggestions for a shopper -----------------------------------------------------------------------------
+
+# How much each thing a shopper did says about their taste. A view is a glance; putting a product in the cart or
+# buying it is a choice. Views fade with their age in the session's history (most recent first): the n-th
+# oldest counts 1 / (1 + n / VIEW_FADE).
+VIEW_WEIGHT = 1.0
+VIEW_FADE = 4.0
+CART_WEIGHT = 2.0
+BUY_WEIGHT = 2.0
+# The score is the visual similarity to the shopper's taste (a cosine, 0.3-0.9 between clothing pictures) plus
+# this times the bought-together evidence (0-1): a product other shoppers often bought with what this shopper
+# chose outranks one that only looks a little closer. bench/suggestions.py measured 0.25, 0.5 and 1.0 (README).
+BOUGHT_WITH_WEIGHT = 0.5
+CANDIDATES_PER_SLOT = 3  # k-NN candidates per suggestion shown: room for the evidence to reorder them
+EVIDENCE_ROWS = 400  # co-purchase rows read per page at most (the strongest first)
+ACTIONS_READ = 50  # the visitor's most recent carts and purchases in the log
+
+
+class SuggestionBasis:
+    BEHAVIOUR = "behaviour"
+    """Carts or purchases took part: "Suggested for you"."""
+    VIEWS = "views"
+    """Views only: "Inspired by what you viewed"."""
+    NONE = ""
+    """Too little to go on (a new shopper): the page shows what is new instead."""
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    product: Product
+    image: ProductImage
+    score: float
+    similarity: float | None
+    """Cosine of the product's best picture and the shopper's taste vector; None when no interacted product has
+    a vector yet."""
+    bought_with: float
+    """Bought-together evidence, 0-1: how strongly other orders tie this product to what the shopper chose."""
+
+
+@dataclass(frozen=True)
+class Suggestions:
+    items: list[Suggestion]
+    basis: str
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def visitor_choices(*, visitor: str) -> tuple[list[int], list[int]]:
+    """The products this visitor put in the cart and bought, as the interaction log recorded them (one query):
+    (carted, bought), most recent first."""
+    carted: list[int] = []
+    bought: list[int] = []
+    rows = (
+        Action.objects.filter(shown__visitor=visitor, kind__in=[ActionKind.CART, ActionKind.BUY])
+        .order_by("-created_at", "-id")
+        .values_list("product_id", "kind")[:ACTIONS_READ]
+    )
+    for product_id, kind in rows:
+        (bought if kind == ActionKind.BUY else carted).append(product_id)
+    return carted, bought
+
+
+def interaction_weights(
+    *, viewed: Sequence[int] = (), carted: Sequence[int] = (), bought: Sequence[int] = ()
+) -> dict[int, float]:
+    """Each interacted product's weight: the strongest of what the shopper did with it."""
+    weights: dict[int, float] = {}
+    for age, product_id in enumerate(dict.fromkeys(int(pid) for pid in viewed)):
+        weights[product_id] = VIEW_WEIGHT / (1.0 + age / VIEW_FADE)
+    for product_ids, weight in ((carted, CART_WEIGHT), (bought, BUY_WEIGHT)):
+        for product_id in product_ids:
+            weights[int(product_id)] = max(weights.get(int(product_id), 0.0), weight)
+    return weights
+
+
+def bought_with_evidence(*, weights: dict[int, float]) -> dict[int, float]:
+    """Products bought together with the interacted ones (those left out), each with evidence in 0-1 (one query).
+
+    Per interacted product i, other product c scores orders(i, c) / (most orders of any pair of i + 1): its share
+    of i's strongest tie, shrunk when even that tie is a single order. The shares are averaged over the
+    interacted products that have any co-purchase, by their weights.
+    """
+    rows = (
+        CoPurchase.objects.filter(product_id__in=list(weights), other__is_published=True)
+        .order_by("-orders", "product_id", "other_id")
+        .values_list("product_id", "other_id", "orders")[:EVIDENCE_ROWS]
+    )
+    strongest: dict[int, int] = {}
+    for source, _, orders in rows:
+        strongest[source] = max(strongest.get(source, 0), orders)
+    if not strongest:
+        return {}
+    raw: dict[int, float] = defaultdict(float)
+    for source, other, orders in rows:
+        if other not in weights:
+            raw[other] += weights[source] * orders / (strongest[source] + 1)
+    total = sum(weights[source] for source in strongest)
+    return {other: value / total for other, value in raw.items()}
+
+
+def _first_listed_images(product_ids: list[int]) -> dict[int, ProductImage]:
+    images: dict[int, ProductImage] = {}
+    rows = (
+        ProductImage.objects.listed().select_related("product")
+        .filter(product_id__in=product_ids, product__is_published=True)
+        .order_by("product_id", "position", "id")
+    )
+    for image in rows:
+        images.setdefault(image.product_id, image)
+    return images
+
+
+def suggestions_for_shopper(
+    *,
+    viewed: Sequence[int] = (),
+    carted: Sequence[int] = (),
+    bought: Sequence[int] = (),
+    visitor: str | None = None,
+    limit: int = SUGGESTIONS,
+) -> Suggestions:
+    """"Suggested for you" on the home page: what looks like the shopper's taste, moved up by what other shoppers
+    bought together with what this one chose; the products they interacted with are left out.
+
+    ``viewed`` (most recent first), ``carted`` and ``bought`` are product ids the caller knows (the session's
+    history, cart and orders); with ``visitor`` the interaction log's carts and purchases of that visitor are
+    added. The taste vector is the weighted mean of the interacted products' pictures (``interaction_weights``);
+    the k-NN candidates near it and the products bought together with the interacted ones are scored alike,
+    similarity + BOUGHT_WITH_WEIGHT x evidence. A shopper of products nobody else bought gets the pure visual
+    ranking; a shopper with fewer than INSPIRED_MIN_VIEWS views and nothing carted or bought gets nothing (the
+    page shows new arrivals).
+
+    The ranking is cached per taste (the weighted products) for RECOMMENDATIONS_SIMILAR_CACHE_SECONDS, as similar
+    items are: computing it takes about ten queries (bench/suggestions.py), and a shopper sees the home page again
+    and again with the same history. A cached answer costs one query, products read fresh (prices, unpublishing).
+    """
+    carted, bought = list(carted), list(bought)
+    if visitor:
+        logged_carts, logged_buys = visitor_choices(visitor=visitor)
+        carted += logged_carts
+        bought += logged_buys
+    viewed = list(dict.fromkeys(int(pid) for pid in viewed))
+    if not carted and not bought and len(viewed) < INSPIRED_MIN_VIEWS:
+        return Suggestions(items=[], basis=SuggestionBasis.NONE)
+    weights = interaction_weights(viewed=viewed, carted=carted, bought=bought)
+    basis = SuggestionBasis.BEHAVIOUR if carted or bought else SuggestionBasis.VIEWS
+    seconds = settings.RECOMMENDATIONS_SIMILAR_CACHE_SECONDS
+    if seconds <= 0:
+        return Suggestions(items=_suggestions_rank(weights=weights, limit=limit), basis=basis)
+    taste = json.dumps([sorted((pid, round(w, 3)) for pid, w in weights.items()), limit, BOUGHT_WITH_WEIGHT])
+    key = f"suggestions:{active_model_key_recent()}:{hashlib.sha1(taste.encode()).hexdigest()}"
+    ranking = cache.get(key)
+    if ranking is None:
+        items = _suggestions_rank(weights=weights, limit=limit)
+        if items:
+            cache.set(key, [(s.image.id, s.score, s.similarity, s.bought_with) for s in items], seconds)
+        return Suggestions(items=items, basis=basis)
+    images = ProductImage.objects.select_related("product").filter(product__is_published=True).in_bulk(
+        [image_id for image_id, *_ in ranking]
+    )
+    return Suggestions(
+        items=[
+            Suggestion(product=images[image_id].product, image=images[image_id], score=score, similarity=similarity,
+                       bought_with=tie)
+            for image_id, score, similarity, tie in ranking
+            if image_id in images
+        ],
+        basis=basis,
+    )
+
+
+def _suggestions_rank(*, weights: dict[int, float], limit: int) -> list[Suggestion]:
+    evidence = bought_with_evidence(weights=weights)
+    strongest = sorted(evidence, key=lambda pid: (-evidence[pid], pid))[: limit * CANDIDATES_PER_SLOT]
+    taste = products_taste_vector(weights=weights)
+    candidates: dict[int, ProductMatch | ProductImage] = {}
+    if taste is not None:
+        near = products_near_vector(
+            vector=taste.vector, model_key=taste.model_key, limit=limit * CANDIDATES_PER_SLOT + len(weights)
+        )
+        candidates.update((m.product.id, m) for m in near if m.product.id not in weights)
+        missing = [pid for pid in strongest if pid not in candidates]
+        if missing:
+            candidates.update((m.product.id, m) for m in products_scored_against(taste=taste, product_ids=missing))
+    missing = [pid for pid in strongest if pid not in candidates]
+    if missing:  # bought together but without a vector (new pictures): evidence alone
+        candidates.update(_first_listed_images(missing))
+    items = []
+    for product_id, found in candidates.items():
+        similarity = found.similarity if isinstance(found, ProductMatch) else None
+        image = found.image if isinstance(found, ProductMatch) else found
+        tie = evidence.get(product_id, 0.0)
+        items.append(
+            Suggestion(
+                product=image.product, image=image, similarity=similarity, bought_with=round(tie, 4),
+                score=(similarity or 0.0) + BOUGHT_WITH_WEIGHT * tie,
+            )
+        )
+    items.sort(key=lambda s: (-s.score, s.product.id))
+    return items[:limit]

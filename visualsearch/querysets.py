@@ -162,6 +162,33 @@ def knn_images(
     return hits
 
 
+def images_scored(
+    *, vector: np.ndarray, model_key: str, dimension: int, product_ids: list[int], published_only: bool = True
+) -> list[ImageHit]:
+    """The cosine distance of ``vector`` to every catalogue image of these products, nearest first.
+
+    For scoring a few named candidates (bought together with what a shopper chose) that a k-NN scan did not
+    return: an exact scan of their images, by the product index, rather than a wider HNSW walk.
+    """
+    if not product_ids:
+        return []
+    dim = int(dimension)
+    published = "AND p.is_published" if published_only else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT e.image_id, i.product_id, (e.vector::halfvec({dim}) <=> %s::halfvec({dim})) AS distance
+                FROM visualsearch_imageembedding e
+                JOIN catalog_productimage i ON i.id = e.image_id
+                JOIN catalog_product p ON p.id = i.product_id
+                WHERE e.model_key = %s AND e.vector IS NOT NULL AND i.kind = 'catalogue'
+                  AND i.product_id = ANY(%s) {published}
+                ORDER BY distance, e.image_id""",
+            [vector_literal(vector), model_key, list(product_ids)],
+        )
+        rows = cursor.fetchall()
+    return [ImageHit(image_id=r[0], product_id=r[1], distance=float(r[2])) for r in rows]
+
+
 @dataclass(frozen=True)
 class ProductFilters:
     """The filters every product search shares (text, photo): they apply inside each query, never after it."""

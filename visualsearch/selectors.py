@@ -387,16 +387,26 @@ def embedding_status_for_images(image_ids: list[int]) -> dict[int, ImageEmbeddin
     return {row.image_id: row for row in rows}
 
 
-def products_near_products(*, product_ids: list[int], limit: int = 8) -> list[ProductMatch]:
-    """Published products near the mean of these products' first ready image vectors, these excluded.
+@dataclass(frozen=True)
+class TasteVector:
+    """Where a set of products points in one model key's space: the weighted mean of their unit vectors."""
 
-    The mean of unit vectors points between them, so the nearest products share what the inputs have in common
-    ("Inspired by what you viewed"). Returns [] when none of them has a vector yet.
+    model_key: str
+    vector: np.ndarray
+    product_ids: tuple[int, ...]
+    """The products that had a ready vector (the others are not in the mean)."""
+
+
+def products_taste_vector(*, weights: dict[int, float]) -> TasteVector | None:
+    """The weighted mean of these products' first ready catalogue vectors (one query); None when none has one.
+
+    The mean of unit vectors points between them, so the nearest products share what the inputs have in common;
+    a larger weight pulls the mean toward that product.
     """
     model_key = active_model_key_recent()
     rows = (
         ImageEmbedding.objects.filter(
-            image__product_id__in=product_ids, image__kind="catalogue", model_key=model_key,
+            image__product_id__in=list(weights), image__kind="catalogue", model_key=model_key,
             status=EmbeddingStatus.READY,
         )
         .order_by("image__product_id", "image__position", "image_id")
@@ -406,12 +416,40 @@ def products_near_products(*, product_ids: list[int], limit: int = 8) -> list[Pr
     for product_id, vector in rows:
         first.setdefault(product_id, np.asarray(vector, dtype=np.float32))
     if not first:
+        return None
+    unit = np.stack([v / (np.linalg.norm(v) or 1.0) for v in first.values()])
+    w = np.asarray([max(float(weights[pid]), 0.0) for pid in first], dtype=np.float32)
+    mean = (w[:, None] * unit).sum(axis=0) / (float(w.sum()) or 1.0)
+    return TasteVector(model_key=model_key, vector=mean, product_ids=tuple(first))
+
+
+def products_near_products(*, product_ids: list[int], limit: int = 8) -> list[ProductMatch]:
+    """Published products near the mean of these products' first ready image vectors, these excluded
+    ("Inspired by what you viewed"). Returns [] when none of them has a vector yet."""
+    taste = products_taste_vector(weights={pid: 1.0 for pid in product_ids})
+    if taste is None:
         return []
-    unit = [v / (np.linalg.norm(v) or 1.0) for v in first.values()]
-    mean = np.mean(unit, axis=0)
     excluded = set(product_ids)
-    matches = products_near_vector(vector=mean, model_key=model_key, limit=limit + len(excluded))
+    matches = products_near_vector(vector=taste.vector, model_key=taste.model_key, limit=limit + len(excluded))
     return [m for m in matches if m.product.id not in excluded][:limit]
+
+
+def products_scored_against(*, taste: TasteVector, product_ids: list[int]) -> list[ProductMatch]:
+    """These published products (those with a vector), each with its best image's cosine to the taste vector,
+    nearest first; for candidates found by something other than the picture (bought together)."""
+    hits = querysets.images_scored(
+        vector=taste.vector, model_key=taste.model_key, dimension=spec_for(taste.model_key).dimension,
+        product_ids=list(product_ids),
+    )
+    best: dict[int, querysets.ImageHit] = {}
+    for hit in hits:
+        best.setdefault(hit.product_id, hit)
+    images = ProductImage.objects.select_related("product").in_bulk([hit.image_id for hit in best.values()])
+    return [
+        ProductMatch(product=images[hit.image_id].product, image=images[hit.image_id], similarity=1.0 - hit.distance)
+        for hit in best.values()
+        if hit.image_id in images
+    ]
 
 
 def images_near_image(*, image_id: int, limit: int = 20, max_distance: float = 0.05) -> list[querysets.ImageHit] | None:

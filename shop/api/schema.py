@@ -29,7 +29,7 @@ The shop's catalogue, search by photo and webhooks for partner apps.
 Staff create keys in the admin (*Shop → Partner API keys*); the key is shown once and only its hash is
 stored. Send it as `X-Api-Key: <key>` (or `Authorization: Api-Key <key>`). Each key has an owner and scopes:
 
-- `read`: categories, products, search, similar products, near-duplicates, your webhooks;
+- `read`: categories, products, search, similar products, bought together, near-duplicates, your webhooks;
 - `write`: create, change and delete products and their images, register webhooks.
 
 Without a key you may read the public catalogue (published products) and search, at a lower rate.

@@ -168,7 +168,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "shop.outbox.tasks.events_reconcile_task",
         "schedule": env.float("OUTBOX_RECONCILE_SECONDS", default=60.0),
     },
-    "signals-purge": {  # the interaction log's retention (recommendations/services.py: signals_purge)
+    "signals-purge": {  # the interaction log's retention (recommendations/services/log.py: signals_purge)
         "task": "recommendations.tasks.signals_purge_task",
         "schedule": 6 * 3600.0,
     },

@@ -20,9 +20,17 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from catalog.models import Category
 from catalog.selectors import category_ancestors, category_by_slug
-from recommendations.selectors import inspired_by_views, similar_in_other_colours, similar_items
+from recommendations.selectors import (
+    SuggestionBasis,
+    bought_together,
+    similar_in_other_colours,
+    similar_items,
+    suggestions_for_shopper,
+    viewed_product_ids,
+)
 from recommendations.models import ActionKind, ShownKind
 from recommendations.services import (
+    VISITOR_KEY,
     ShownList,
     session_signals_forget,
     product_view_record,
@@ -49,6 +57,7 @@ from shop.orders.payments import (
     signature_for_test_gateway,
 )
 from shop.orders.models import Order, PaymentMethod
+from shop.orders.selectors import order_product_ids
 from shop.orders.services import CustomerData, order_payment_record, order_place
 
 from . import cart as carts
@@ -86,13 +95,28 @@ def _shown_log(request: HttpRequest, shown: ShownList) -> int | None:
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    # What this session viewed, has in its cart and bought, as plain ids: recommendations never reads the
+    # storefront's session keys itself. The log adds the visitor's logged carts and purchases (a visitor id is
+    # only read here, never made: a first visit costs no query for it).
+    suggestions = suggestions_for_shopper(
+        viewed=viewed_product_ids(request.session),
+        carted=list(carts.cart_quantities(request.session)),
+        bought=order_product_ids(references=request.session.get(ORDERS_KEY, [])),
+        visitor=request.session.get(VISITOR_KEY),
+    )
+    suggested_shown = _shown_log(request, ShownList(
+        kind=ShownKind.SUGGESTED, product_ids=[s.product.id for s in suggestions],
+        filters={"basis": suggestions.basis},
+    )) if suggestions else None
     return render(
         request,
         "shop/home.html",
         {
             "new_arrivals": products_listed(filters=ListingFilters(sort="new"))[:12],
             "categories": Category.objects.filter(parent__isnull=True).prefetch_related("children"),
-            "inspired": inspired_by_views(request.session),
+            "suggestions": suggestions,
+            "suggested_for_you": suggestions.basis == SuggestionBasis.BEHAVIOUR,
+            "suggested_shown": suggested_shown,
         },
     )
 
@@ -133,6 +157,10 @@ def product(request: HttpRequest, slug: str) -> HttpResponse:
         kind=ShownKind.SIMILAR, product_ids=[m.product.id for m in similar], source_product_id=item.id,
         top_similarity=similar[0].similarity if similar else None, close_match=bool(similar and similar[0].close),
     )) if similar else None
+    together = bought_together(product=item)
+    together_shown = _shown_log(request, ShownList(
+        kind=ShownKind.TOGETHER, product_ids=[t.product.id for t in together], source_product_id=item.id,
+    )) if together else None
     return render(
         request,
         "shop/product.html",
@@ -143,6 +171,8 @@ def product(request: HttpRequest, slug: str) -> HttpResponse:
             "similar": similar,
             "similar_shown": similar_shown,
             "other_colours": similar_in_other_colours(product=item) if images else [],
+            "together": together,
+            "together_shown": together_shown,
             "add_form": AddToCartForm(initial={"product": item.id, "quantity": 1}),
             "in_cart": in_cart,
         },

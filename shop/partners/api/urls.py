@@ -1,4 +1,4 @@
-"""The partner API's operations under /api/v1/: catalogue, search and similar items, webhook endpoints."""
+"""The partner API's operations under /api/v1/: catalogue, search, similar items and bought together, webhook endpoints."""
 
 from django.urls import path
 
@@ -15,6 +15,10 @@ urlpatterns = [
     # staff tools
     path("identify", stafftools.IdentifyApi.as_view(), name="identify"),
     path("products/<int:product_id>/similar", search.ProductSimilarApi.as_view(), name="product-similar"),
+    path(
+        "products/<int:product_id>/bought-together", search.ProductBoughtTogetherApi.as_view(),
+        name="product-bought-together",
+    ),
     path("images/<int:image_id>/near-duplicates", search.ImageNearDuplicatesApi.as_view(), name="image-near-duplicates"),
     # catalogue
     path("categories", catalog.CategoryListApi.as_view(), name="category-list"),

@@ -193,11 +193,11 @@ def test_inspired_by_what_you_viewed_appears_after_three_views(client, catalogue
     # given a session that looked at two shoes: not enough to say what it likes
     for name in ["Athletic Shoe", "Hiking Boot"]:
         client.get(catalogue[name].get_absolute_url())
-    assert client.get("/").context["inspired"] == []
+    assert client.get("/").context["suggestions"].items == []
 
     # when it looks at a third one
     client.get(catalogue["High Heel"].get_absolute_url())
-    inspired = [m.product.name for m in client.get("/").context["inspired"]]
+    inspired = [m.product.name for m in client.get("/").context["suggestions"]]
 
     # then the home page suggests other products, never the ones already viewed
     assert len(inspired) == 5
@@ -208,7 +208,7 @@ def test_inspired_by_what_you_viewed_appears_after_three_views(client, catalogue
 def test_inspired_follows_the_taste_of_the_views(client, catalogue):
     for name in ["Red Apple", "Teapot", "Hot Beverage"]:
         client.get(catalogue[name].get_absolute_url())
-    inspired = [m.product.name for m in client.get("/").context["inspired"]]
+    inspired = [m.product.name for m in client.get("/").context["suggestions"]]
     assert inspired[0] == "Green Apple"
 
 

@@ -98,6 +98,32 @@ class SearchResultsOutputSerializer(serializers.Serializer):
     results = ProductMatchOutputSerializer(many=True)
 
 
+class BoughtTogetherInputSerializer(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=6)
+
+
+class BoughtTogetherItemOutputSerializer(serializers.Serializer):
+    product_id = serializers.IntegerField(source="product.id")
+    name = serializers.CharField(source="product.name")
+    price = serializers.DecimalField(source="product.price", max_digits=12, decimal_places=2)
+    currency = serializers.CharField(source="product.currency")
+    in_stock = serializers.BooleanField(source="product.in_stock")
+    url = serializers.SerializerMethodField()
+    image_id = serializers.IntegerField(source="image.id")
+    image_url = serializers.SerializerMethodField()
+    orders = serializers.IntegerField(help_text="how many of the shop's orders held both products")
+
+    def get_url(self, item) -> str:
+        return self.context["request"].build_absolute_uri(item.product.get_absolute_url())
+
+    def get_image_url(self, item) -> str:
+        return self.context["request"].build_absolute_uri(item.image.thumbnail.url)
+
+
+class BoughtTogetherOutputSerializer(serializers.Serializer):
+    results = BoughtTogetherItemOutputSerializer(many=True)
+
+
 class BoxOutputSerializer(serializers.Serializer):
     x = serializers.FloatField(help_text="left edge, a fraction (0-1) of the photo's width, like crop_x")
     y = serializers.FloatField(help_text="top edge, a fraction of the height")

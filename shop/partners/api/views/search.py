@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from catalog.models import Product, ProductImage
 from recommendations.models import Channel, ShownKind
-from recommendations.selectors import similar_items
+from recommendations.selectors import bought_together, similar_items
 from recommendations.services import ShownList, action_record, shown_record
 from shop.api.errors import ERROR_RESPONSES, ApiError, ErrorCode, ErrorOutputSerializer
 from visualsearch.selectors import (
@@ -33,6 +33,8 @@ from visualsearch.textsearch import photo_refined_by_words, products_for_text
 from ...auth import KeyRead
 from ...selectors import products_visible_to
 from ..serializers.search import (
+    BoughtTogetherInputSerializer,
+    BoughtTogetherOutputSerializer,
     CategorySuggestInputSerializer,
     CategorySuggestOutputSerializer,
     NearDuplicatesInputSerializer,
@@ -238,6 +240,25 @@ class ProductSimilarApi(APIView):
             {"model_key": active_model_key_recent(), "results": matches}, context={"request": request}
         )
         return Response(out.data)
+
+
+class ProductBoughtTogetherApi(APIView):
+    """Published products most often in one order with this one (not itself): those in stock first, then by
+    how many orders held both. An empty list until the product has been ordered with another."""
+
+    @extend_schema(
+        tags=[TAG],
+        parameters=[BoughtTogetherInputSerializer],
+        responses={200: BoughtTogetherOutputSerializer, **ERROR_RESPONSES},
+    )
+    def get(self, request, product_id: int):
+        params = BoughtTogetherInputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        product = Product.objects.filter(id=product_id, is_published=True).first()
+        if product is None:
+            raise ApiError(ErrorCode.NOT_FOUND, "No such product.", http_status=404)
+        items = bought_together(product=product, limit=params.validated_data["limit"])
+        return Response(BoughtTogetherOutputSerializer({"results": items}, context={"request": request}).data)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ def test_schema_lists_every_operation_the_key_scheme_and_every_error_code(client
         ("/api/v1/products/{product_id}/images", "post"),
         ("/api/v1/products/{product_id}/images/{image_id}", "delete"),
         ("/api/v1/products/{product_id}/similar", "get"),
+        ("/api/v1/products/{product_id}/bought-together", "get"),
         ("/api/v1/images/{image_id}/near-duplicates", "get"),
         ("/api/v1/search/image", "post"),
         ("/api/v1/search", "get"),

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from .models import Action, ActionKind, Channel, Shown, ShownKind
+from ..models import Action, ActionKind, Channel, Shown, ShownKind
 
 logger = logging.getLogger(__name__)
 
