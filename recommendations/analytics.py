@@ -353,6 +353,10 @@ class Analytics:
     def text(self) -> KindFigures:
         return self.kind(ShownKind.TEXT)
 
+    @property
+    def similar(self) -> KindFigures:
+        return self.kind(ShownKind.SIMILAR)
+
 
 def analytics_read(*, days: int = DEFAULT_DAYS, now: datetime | None = None) -> Analytics:
     period = analytics_period(days=days, now=now)

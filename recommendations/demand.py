@@ -48,6 +48,8 @@ class Demand:
     clusters: list[DemandCluster]
     singles: int
     """Searches in groups of one (not shown: one shopper's odd photo is not demand)."""
+    kept_days: int
+    """RECOMMENDATIONS_VECTOR_RETENTION_DAYS: how long the log keeps query vectors."""
 
     @property
     def midpoint(self) -> datetime:
@@ -70,7 +72,8 @@ def unmet_demand(*, start: datetime, now: datetime | None = None) -> Demand:
     # Vectors are cleared after RECOMMENDATIONS_VECTOR_RETENTION_DAYS: a 90-day period with 30 days of vectors
     # would otherwise show every group "rising" (nothing left in its first half).
     end = now or timezone.now()
-    start = max(start, end - timedelta(days=settings.RECOMMENDATIONS_VECTOR_RETENTION_DAYS))
+    kept_days = settings.RECOMMENDATIONS_VECTOR_RETENTION_DAYS
+    start = max(start, end - timedelta(days=kept_days))
     rows = list(
         Shown.objects.filter(
             kind=ShownKind.PHOTO, close_match=False, vector_key=key, query_vector__isnull=False,
@@ -80,10 +83,12 @@ def unmet_demand(*, start: datetime, now: datetime | None = None) -> Demand:
         .values_list("query_vector", "created_at")[:DEMAND_MAX_VECTORS]
     )
     if len(rows) < 2:
-        return Demand(vector_key=key, start=start, end=end, searches=len(rows), clusters=[], singles=len(rows))
+        return Demand(vector_key=key, start=start, end=end, searches=len(rows), clusters=[], singles=len(rows),
+                      kept_days=kept_days)
     vectors = np.stack([_as_array(vector) for vector, _ in rows])
     clustering = kmeans(vectors, k=cluster_count(len(rows)))
-    demand = Demand(vector_key=key, start=start, end=end, searches=len(rows), clusters=[], singles=0)
+    demand = Demand(vector_key=key, start=start, end=end, searches=len(rows), clusters=[], singles=0,
+                    kept_days=kept_days)
     groups = []
     singles = 0
     for group in range(len(clustering.centroids)):
