@@ -212,3 +212,29 @@ def test_the_whole_page_reads_every_figure_of_one_period(log):
     assert board.ranks[0].impressions == 6
     assert board.products[0].product.name == "A"
     assert board.demand.clusters == []
+
+
+def test_with_an_adapter_version_active_the_searches_of_its_plain_key_are_grouped(settings):
+    from visualsearch.embedding import LinearAdapter
+    from visualsearch.models import ModelVersion
+    from visualsearch.versions import model_version_register
+
+    settings.RECOMMENDATIONS_VECTOR_RETENTION_DAYS = 30
+    # given an adapter version over the plain key, active
+    adapter = LinearAdapter(mean=np.zeros(DIMENSION, np.float32), weight=np.eye(DIMENSION, 64, dtype=np.float32),
+                            bias=np.zeros(64, np.float32))
+    model_version_register(key=f"{KEY}@adapter-test", base_key=KEY, adapter=adapter)
+    ModelVersion.objects.update(is_active=False)
+    ModelVersion.objects.filter(key=f"{KEY}@adapter-test").update(is_active=True)
+    rng = np.random.default_rng(5)
+    # and searches logged in the plain key's space (as the log keeps them), plus rows of another key
+    for day in (2, 4, 20):
+        _missed(_near(0, rng), day)
+    for day in (3, 21):
+        ShownFactory(kind=ShownKind.PHOTO, close_match=False, query_vector=_near(0, rng)[:64],
+                     vector_key=f"{KEY}@adapter-test", created_at=_at(day))
+
+    demand = unmet_demand(start=analytics_period(days=30, now=NOW).start, now=NOW)
+
+    assert (demand.vector_key, demand.searches) == (KEY, 3)
+    assert [(c.size, c.first_half, c.second_half) for c in demand.clusters] == [(3, 2, 1)]

@@ -159,3 +159,25 @@ def test_the_page_speaks_chinese(admin_client, log):
 def test_the_dashboard_and_the_admin_index_link_the_page(admin_client):
     assert 'href="/admin/analytics/"' in admin_client.get("/admin/dashboard/").content.decode()
     assert 'href="/admin/analytics/"' in admin_client.get("/admin/").content.decode()
+
+
+def test_the_stacked_bars_scale_to_a_round_top():
+    from datetime import date
+
+    from recommendations.analytics import DaySearches
+    from shop.backoffice.analytics import BOTTOM, HEIGHT, TOP, searches_chart
+
+    days = [DaySearches(day=date(2026, 11, 28 + n), photo=p, text=t, similar=s)
+            for n, (p, t, s) in enumerate([(0, 0, 0), (2, 1, 0), (4, 0, 3)])]
+
+    chart = searches_chart(days)
+
+    plot = HEIGHT - TOP - BOTTOM  # 182 units for 0..8 (the largest day has 7: the next step of 2 above it)
+    assert [line.text for line in chart.grid] == ["0", "2", "4", "6", "8"]
+    assert [(bar.colour, bar.height) for bar in chart.bars] == [
+        ("#417690", plot * 2 / 8), ("#e8a33d", plot * 1 / 8), ("#417690", plot * 4 / 8), ("#7aa874", plot * 3 / 8),
+    ]
+    # stacked: each bar starts where the one under it ends
+    assert chart.bars[1].y + chart.bars[1].height == chart.bars[0].y
+    assert chart.bars[3].y + chart.bars[3].height == chart.bars[2].y
+    assert [label.text for label in chart.x_labels] == ["Sat", "Sun", "Mon"] and not chart.empty
