@@ -21,6 +21,7 @@ api_v1 = [
 urlpatterns = [
     path("admin/dashboard/", backoffice_views.dashboard, name="admin-dashboard"),
     path("admin/identify/", backoffice_views.identify, name="admin-identify"),
+    path("admin/analytics/", admin.site.admin_view(backoffice_views.analytics), name="admin-analytics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -36,6 +36,13 @@ def active_model_key() -> str:
     return key
 
 
+def plain_model_key(model_key: str) -> str:
+    """The plain key a key's vectors come from: an adapter version's base key, else the key itself (the space the
+    interaction log keeps query vectors in)."""
+    spec = spec_for(model_key)
+    return spec.base_key if spec.adapter is not None else model_key
+
+
 def active_model_key_recent() -> str:
     """The active key as this process read it less than VISUALSEARCH_ACTIVE_KEY_MAX_AGE seconds ago, else fresh.
 
