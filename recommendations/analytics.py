@@ -191,7 +191,9 @@ def figures_by_kind(*, period: Period) -> list[KindFigures]:
         .values_list("shown__kind", "kind", "n", "lists")
     }
     figures = []
-    for kind in ShownKind.values:
+    # The three kinds every shop has, always; bought-together and suggestion lists once a shop shows them.
+    core = (ShownKind.PHOTO, ShownKind.TEXT, ShownKind.SIMILAR)
+    for kind in [*core, *(k for k in ShownKind.values if k not in core and k in shown)]:
         row = shown.get(kind, {})
         figures.append(
             KindFigures(

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from catalog.tests.factories import ProductFactory
-from recommendations.learning import click_pairs_load, clicks_retrain, retrain_switch_back
+from recommendations.learning import ClickPairs, click_pairs_load, clicks_retrain, pairs_agreeing, retrain_switch_back
 from recommendations.models import ActionKind, Retrain
 from recommendations.services import ShownList, action_record, shown_record
 from visualsearch.models import EmbeddingStatus, ImageEmbedding, ModelVersion
@@ -124,3 +124,20 @@ def test_too_few_clicks_or_learning_switched_off_changes_nothing(shifted_shop, s
     assert Retrain.objects.count() == 2
     assert active_model_key() == KEY
     assert not ImageEmbedding.objects.exclude(model_key=KEY).exists()
+
+
+def test_a_stray_click_that_its_neighbours_disagree_with_is_dropped():
+    # given two groups of similar searches; in each, shoppers clicked the group's product, except one stray click
+    rng = np.random.default_rng(3)
+    a, b = _unit(rng.normal(size=(2, 16)))
+    vectors = _unit(np.stack([a] * 6 + [b] * 6) + rng.normal(size=(12, 16)) * 0.05)
+    products = np.asarray([1, 1, 1, 2, 1, 1, 2, 2, 2, 2, 2, 2])  # the fourth search of group a opened product 2
+    pairs = ClickPairs(vectors=vectors, products=products, weights=np.ones(12, np.float32), shown_ids=np.arange(12))
+    # when the pairs are checked against their neighbours
+    keep = pairs_agreeing(pairs)
+    # then only the stray click goes
+    assert keep.tolist() == [True, True, True, False] + [True] * 8
+    # and even bought (three times an open's weight) it stays a stray against five agreeing neighbours
+    bought = ClickPairs(vectors=vectors, products=products, weights=np.where(np.arange(12) == 3, 3.0, 1.0),
+                        shown_ids=np.arange(12))
+    assert pairs_agreeing(bought).tolist()[3] is False

@@ -133,7 +133,7 @@ def searches_chart(days: list[DaySearches]) -> Chart:
         if (len(days) - 1 - n) % label_every == 0:  # counted back from today, so today is always labelled
             x_labels.append(AxisLabel(x=round(x + slot * 0.4, 2), y=HEIGHT - 6,
                                       text=date_format(day.day, "D" if len(days) <= 7 else "n/j")))
-    legend = [LegendEntry(colour=KIND_COLOURS[kind], label=str(kind.label)) for kind in ShownKind]
+    legend = [LegendEntry(colour=KIND_COLOURS[kind], label=str(kind.label)) for kind in labels]
     return Chart(id="searches-chart", title=gettext("Searches per day"), bars=bars, x_labels=x_labels,
                  value_labels=[], grid=_grid(top, step, lambda v: str(int(v))), empty=not any(d.total for d in days),
                  legend=legend)
