@@ -53,7 +53,7 @@ def main() -> None:
                 embeddings_compute(embedding_ids=ids[start : start + 32])
             products = list(Product.objects.order_by("id"))
             key = settings.VISUALSEARCH_MODEL
-            vector = np.asarray(ImageEmbedding.objects.filter(model_key=key).first().vector.to_list(), np.float32)
+            vector = np.asarray(ImageEmbedding.objects.filter(model_key=key).first().vector, np.float32)
             query_id = query_vector_remember(model_key=key, vector=vector, base_key=key, base_vector=vector)
             client = Client()
             pages = {

@@ -150,3 +150,12 @@ def test_the_log_switched_off_records_nothing_and_the_page_still_works(client, c
     assert response.status_code == 200
     assert Shown.objects.count() == 0
     assert "?shown=" not in response.content.decode()
+
+
+def test_the_privacy_page_says_what_is_kept_in_both_languages(client, db):
+    english = client.get("/privacy/").content.decode()
+    client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/"})
+    chinese = client.get("/privacy/").content.decode()
+
+    assert "They are deleted after 30 days." in english and "Everything else is deleted after 365 days." in english
+    assert "这些数值在 30 天后删除。" in chinese and "删除我的搜索记录" in chinese
