@@ -182,6 +182,11 @@ def clicks_retrain(*, force: bool = False, adapter_settings: AdapterSettings = A
     active_key = active_model_key()
     active_spec = spec_for(active_key)
     base_key = active_spec.base_key if active_spec.adapter is not None else active_key
+    if not (force or settings.RECOMMENDATIONS_RETRAIN):
+        # The schedule's daily call in a shop that has not turned learning on: no row, or the admin's list of
+        # runs would fill with "off".
+        return Retrain(base_key=base_key, previous_key=active_key, status=RetrainStatus.SKIPPED,
+                       message="learning from clicks is off (RECOMMENDATIONS_RETRAIN)")
     run = Retrain.objects.create(base_key=base_key, previous_key=active_key)
 
     def finish(status: str, message: str, **fields) -> Retrain:
@@ -190,8 +195,6 @@ def clicks_retrain(*, force: bool = False, adapter_settings: AdapterSettings = A
         logger.info("retrain %s: %s (%s)", run.id, status, message)
         return run
 
-    if not (force or settings.RECOMMENDATIONS_RETRAIN):
-        return finish(RetrainStatus.SKIPPED, "learning from clicks is off (RECOMMENDATIONS_RETRAIN)")
     try:
         catalogue = training_data_load(base_key=base_key)
         catalogue_products = set(catalogue.products[~catalogue.labelled].tolist())
