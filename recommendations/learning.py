@@ -165,14 +165,6 @@ def clicks_adapter_fit(*, catalogue: TrainingData, pairs: ClickPairs, adapter_se
     return adapter, {"pairs_kept": int(agreeing.sum()), "pairs_dropped": int((~agreeing).sum())}
 
 
-def _active_adapter(base_key: str) -> tuple[str, LinearAdapter | None]:
-    key = active_model_key()
-    spec = spec_for(key)
-    if spec.adapter is not None and spec.base_key == base_key:
-        return key, spec.adapter
-    return key, None
-
-
 def clicks_retrain(*, force: bool = False, adapter_settings: AdapterSettings = AdapterSettings(),
                    margin: float | None = None, min_pairs: int | None = None) -> Retrain:
     """One retrain from the log (the beat task calls this when RECOMMENDATIONS_RETRAIN is on; ``force`` runs it
@@ -219,7 +211,7 @@ def clicks_retrain(*, force: bool = False, adapter_settings: AdapterSettings = A
                     gallery_products=gallery_products), 4)
             return figures
 
-        _, active_adapter = _active_adapter(base_key)
+        active_adapter = active_spec.adapter  # None for a plain key: the base geometry itself
         candidate, cleaning = clicks_adapter_fit(catalogue=catalogue, pairs=train, adapter_settings=adapter_settings)
         before, after = judged(active_adapter), judged(candidate)
         figures = {"pairs_training": int((~held).sum()), "pairs_held_out": int(held.sum()),
