@@ -83,6 +83,53 @@ class Product(models.Model):
         return self.stock_quantity > 0
 
 
+class ProductVariant(models.Model):
+    """One buyable version of a product (a colour, a size, "red, M"), with its own SKU and stock.
+
+    A product with variants is bought through one of them; its ``stock_quantity`` is then the sum of its
+    variants' stock, kept by ``catalog.services.product_stock_sync`` so listings and badges read one column.
+    """
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="variants")
+    sku = models.CharField(_("SKU"), max_length=64, unique=True)
+    name = models.CharField(_("variant"), max_length=120, help_text=_("what the shopper chooses: Red, XL, Red / XL"))
+    name_zh = models.CharField(_("variant (Chinese)"), max_length=120, blank=True)
+    price = models.DecimalField(
+        _("price"), max_digits=12, decimal_places=2, null=True, blank=True,
+        validators=[MinValueValidator(Decimal("0.00"))], help_text=_("empty: the product's price"),
+    )
+    stock_quantity = models.PositiveIntegerField(_("stock"), default=0)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "name"], name="productvariant_name_unique_per_product"),
+            models.CheckConstraint(
+                condition=models.Q(price__isnull=True) | models.Q(price__gte=0), name="productvariant_price_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product.name} — {self.name}"
+
+    @property
+    def display_name(self) -> str:
+        return self.name_zh if self.name_zh and _in_chinese() else self.name
+
+    @property
+    def unit_price(self) -> Decimal:
+        return self.unit_price_of(self.product)
+
+    def unit_price_of(self, product: Product) -> Decimal:
+        """The price with the product already at hand (no query for it)."""
+        return self.price if self.price is not None else product.price
+
+    @property
+    def in_stock(self) -> bool:
+        return self.stock_quantity > 0
+
+
 def _image_path(instance: "ProductImage", filename: str) -> str:
     return f"products/{instance.content_hash[:2]}/{instance.content_hash}.jpg"
 
@@ -104,6 +151,12 @@ class ProductImageQuerySet(models.QuerySet):
 
 class ProductImage(models.Model):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
+    variant = models.ForeignKey(
+        ProductVariant, null=True, blank=True, on_delete=models.SET_NULL, related_name="images",
+        verbose_name=_("variant"), help_text=_("the variant this picture shows (a red one); empty: the product"),
+    )
+    """Same product only (checked by the services and the admin form): a search that matches this picture opens
+    the product with this variant chosen."""
     kind = models.CharField(
         _("kind"), max_length=10, choices=ProductImageKind.choices, default=ProductImageKind.CATALOGUE, db_index=True
     )

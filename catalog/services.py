@@ -16,7 +16,7 @@ from django.utils.text import slugify
 
 from shop.outbox.services import event_record
 
-from .models import CatalogueWord, Category, Product, ProductImage, ProductImageKind
+from .models import CatalogueWord, Category, Product, ProductImage, ProductImageKind, ProductVariant
 
 
 def _unique_slug(model, base: str, *, exclude_id: int | None = None) -> str:
@@ -122,6 +122,10 @@ def product_payload(product: Product) -> dict:
         "stock_quantity": product.stock_quantity,
         "is_published": product.is_published,
         "category": product.category.slug,
+        "variants": [
+            {"sku": v.sku, "name": v.name, "price": str(v.unit_price_of(product)), "stock_quantity": v.stock_quantity}
+            for v in product.variants.all()
+        ],
         "updated_at": product.updated_at.isoformat(),
     }
 
@@ -151,6 +155,8 @@ def product_update(*, product: Product, **fields: object) -> Product:
     for name, value in fields.items():
         setattr(product, name, value)
     product.save()
+    product_stock_sync(product_id=product.id)  # with variants, the product's stock is theirs, whatever was sent
+    product.refresh_from_db(fields=["stock_quantity"])
     _search_vector_refresh(product.id)
     event_record(topic="product.updated", payload=product_payload(product))
     return product
@@ -192,13 +198,18 @@ def product_image_store(
     alt_text: str = "",
     position: int | None = None,
     kind: str = ProductImageKind.CATALOGUE,
+    variant: ProductVariant | None = None,
 ) -> tuple[ProductImage, bool]:
     """Store one checked photo of a product. The same photo twice returns the existing image (created=False).
+
+    ``variant``: the variant the photo shows, one of this product's (VariantMismatch otherwise, nothing stored).
 
     kind=labelled: a shopper's photo of this product (review, return, ticket); the shop never shows it.
     Callers go through ``visualsearch.services.product_image_add``, which checks the file first and requests
     its embeddings in the same transaction.
     """
+    if variant is not None and variant.product_id != product.id:
+        raise VariantMismatch(variant.sku)
     existing = ProductImage.objects.filter(product=product, content_hash=picture.content_hash).first()
     if existing is not None:
         return existing, False
@@ -209,7 +220,8 @@ def product_image_store(
         product=product,
         position=position,
         kind=kind,
-        alt_text=alt_text[:200] or product.name,
+        variant=variant,
+        alt_text=alt_text[:200] or (f"{product.name}, {variant.name}" if variant is not None else product.name),
         content_hash=picture.content_hash,
         width=picture.width,
         height=picture.height,
@@ -228,3 +240,107 @@ def product_image_colours_set(*, image_id: int, colours: list[dict]) -> None:
 @transaction.atomic
 def product_image_delete(*, image: ProductImage) -> None:
     image.delete()
+
+
+# --- variants ---------------------------------------------------------------------------------------------------
+
+
+class VariantMismatch(ValueError):
+    """A variant given for a picture (or an order line) belongs to another product."""
+
+
+class VariantSkuTaken(ValueError):
+    """The SKU is already a product's or another variant's: one SKU names one thing the warehouse holds."""
+
+
+@dataclass(frozen=True)
+class VariantData:
+    sku: str
+    name: str
+    name_zh: str = ""
+    price: Decimal | None = None
+    """None: the product's price."""
+    stock_quantity: int = 0
+    position: int | None = None
+
+
+def sku_in_use(sku: str, *, exclude_product_id: int | None = None, exclude_variant_id: int | None = None) -> bool:
+    return (
+        Product.objects.filter(sku=sku).exclude(id=exclude_product_id).exists()
+        or ProductVariant.objects.filter(sku=sku).exclude(id=exclude_variant_id).exists()
+    )
+
+
+def product_stock_sync(*, product_id: int) -> None:
+    """A product with variants has the sum of their stock (one UPDATE; products without variants are left
+    alone). Called by every write that changes a variant's stock, in its transaction."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """UPDATE catalog_product p SET stock_quantity = v.total
+                 FROM (SELECT product_id, SUM(stock_quantity) AS total FROM catalog_productvariant
+                        WHERE product_id = %s GROUP BY product_id) v
+                WHERE p.id = v.product_id""",
+            [product_id],
+        )
+
+
+@transaction.atomic
+def product_variant_create(*, product: Product, data: VariantData) -> ProductVariant:
+    """Add a variant; the product's stock becomes its variants' sum. Raises VariantSkuTaken (nothing written)."""
+    if sku_in_use(data.sku, exclude_product_id=None):
+        raise VariantSkuTaken(data.sku)
+    if data.position is None:
+        last = product.variants.order_by("-position").values_list("position", flat=True).first()
+        position = 0 if last is None else last + 1
+    else:
+        position = data.position
+    variant = ProductVariant.objects.create(
+        product=product, sku=data.sku, name=data.name, name_zh=data.name_zh, price=data.price,
+        stock_quantity=data.stock_quantity, position=position,
+    )
+    product_stock_sync(product_id=product.id)
+    product.refresh_from_db(fields=["stock_quantity"])
+    event_record(topic="product.updated", payload=product_payload(product))
+    return variant
+
+
+@transaction.atomic
+def product_variant_update(*, variant: ProductVariant, **fields: object) -> ProductVariant:
+    """Change a variant's fields (sku, name, name_zh, price, stock_quantity, position)."""
+    if "sku" in fields and sku_in_use(str(fields["sku"]), exclude_variant_id=variant.id):
+        raise VariantSkuTaken(str(fields["sku"]))
+    for name, value in fields.items():
+        setattr(variant, name, value)
+    variant.save()
+    product_stock_sync(product_id=variant.product_id)
+    product = Product.objects.select_related("category").get(id=variant.product_id)
+    event_record(topic="product.updated", payload=product_payload(product))
+    return variant
+
+
+@transaction.atomic
+def product_variant_delete(*, variant: ProductVariant) -> None:
+    """Remove a variant; its pictures stay as the product's. With the last variant gone the product keeps the
+    stock it had (the sum of the variants) and is sold as one thing again."""
+    product_id = variant.product_id
+    variant.delete()
+    product_stock_sync(product_id=product_id)
+    product = Product.objects.select_related("category").get(id=product_id)
+    event_record(topic="product.updated", payload=product_payload(product))
+
+
+@transaction.atomic
+def product_variant_upsert_by_sku(*, product: Product, data: VariantData) -> tuple[ProductVariant, bool]:
+    """The import's write: a variant by its SKU, created or updated on this product."""
+    variant = ProductVariant.objects.filter(sku=data.sku).first()
+    if variant is None:
+        return product_variant_create(product=product, data=data), True
+    if variant.product_id != product.id:
+        raise VariantMismatch(data.sku)
+    changes = {"name": data.name, "name_zh": data.name_zh or variant.name_zh, "price": data.price,
+               "stock_quantity": data.stock_quantity}
+    if data.position is not None:
+        changes["position"] = data.position
+    return product_variant_update(variant=variant, **changes), False

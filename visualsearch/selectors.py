@@ -184,7 +184,8 @@ def products_near_vector(
     for hit in hits:
         best.setdefault(hit.product_id, hit)
     chosen = list(best.values())[:limit]
-    images = ProductImage.objects.select_related("product").in_bulk([hit.image_id for hit in chosen])
+    # The matched picture's variant too: a search that matched the red one opens the red one.
+    images = ProductImage.objects.select_related("product", "variant").in_bulk([hit.image_id for hit in chosen])
     threshold = close_match_threshold(model_key)
     matches = []
     for hit in chosen:

@@ -19,7 +19,7 @@ from django.utils import timezone
 from pgvector import SparseVector
 
 from catalog.models import Product, ProductImage, ProductImageKind
-from catalog.services import PictureData, product_image_colours_set, product_image_store
+from catalog.services import PictureData, VariantMismatch, product_image_colours_set, product_image_store
 from shop.outbox.services import event_record
 
 from .colours import picture_colours
@@ -60,14 +60,20 @@ def product_image_add(
     position: int | None = None,
     enqueue: bool = True,
     kind: str = ProductImageKind.CATALOGUE,
+    variant=None,
 ) -> tuple[ProductImage, bool]:
     """Check, re-encode and store one photo of a product; request its embeddings, sent after commit.
+
+    ``variant``: one of the product's ``ProductVariant``s that the photo shows (checked before anything is
+    stored: ``catalog.services.VariantMismatch``).
 
     The one door for catalogue photos: admin, partner API, import and evaluation all come here.
     enqueue=False leaves the pending embedding rows for the caller to send in batches (import).
     Raises ImageRejected (nothing stored) for files that are not acceptable photos. The same photo added
     twice to a product returns the existing image (created=False).
     """
+    if variant is not None and variant.product_id != product.id:
+        raise VariantMismatch(variant.sku)
     intake = image_intake(data, limits=intake_limits())
     image, created = product_image_store(
         product=product,
@@ -81,6 +87,7 @@ def product_image_add(
         alt_text=alt_text,
         position=position,
         kind=kind,
+        variant=variant,
     )
     if created:
         embeddings_request(image_ids=[image.id], enqueue=enqueue)

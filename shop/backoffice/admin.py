@@ -12,12 +12,12 @@ from django.utils.translation import gettext, ngettext
 
 from catalog import services
 from catalog.admin import CategoryTreeFormMixin, CategoryTreeListFilter
-from catalog.models import Product, ProductImage, ProductImageKind
+from catalog.models import Product, ProductImage, ProductImageKind, ProductVariant
 from visualsearch.categories import product_category_suggestions
 from visualsearch.selectors import active_model_key, embedding_status_for_images
 from visualsearch.services import embeddings_requeue, product_image_add
 
-from .forms import BulkCategoryForm, BulkPriceForm, ProductImageAdminForm
+from .forms import BulkCategoryForm, BulkPriceForm, ProductImageAdminForm, ProductVariantAdminForm
 
 SUGGESTION_APPLY_SHARE = 0.5
 """The bulk action moves a product only when at least half the neighbours' vote agrees on one category."""
@@ -47,12 +47,31 @@ def _thumb_html(image: ProductImage) -> str:
     return format_html('<img src="{}" alt="{}" style="height:64px;border-radius:4px">', image.thumbnail.url, image.alt_text)
 
 
+class ProductVariantInline(admin.TabularInline):
+    """A product's colours and sizes, each with its own SKU and stock (the product's stock is their sum)."""
+
+    model = ProductVariant
+    form = ProductVariantAdminForm
+    extra = 0
+    fields = ["name", "name_zh", "sku", "price", "stock_quantity", "position"]
+
+
 class ProductImageInline(admin.TabularInline):
     model = ProductImage
     form = ProductImageAdminForm
     extra = 1
-    fields = ["thumb", "upload", "position", "kind", "alt_text", "size", "embedding_status"]
+    fields = ["thumb", "upload", "position", "kind", "variant", "alt_text", "size", "embedding_status"]
     readonly_fields = ["thumb", "size", "embedding_status"]
+
+    def get_formset(self, request, obj=None, **kwargs):
+        self._product = obj  # the variant menu offers this product's variants only
+        return super().get_formset(request, obj, **kwargs)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "variant":
+            product = getattr(self, "_product", None)
+            kwargs["queryset"] = ProductVariant.objects.filter(product=product) if product else ProductVariant.objects.none()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.display(description="Thumbnail")
     def thumb(self, obj):
@@ -96,10 +115,16 @@ class ProductAdmin(CategoryTreeFormMixin, admin.ModelAdmin):
     list_filter = ["is_published", PictureStatusFilter, ("category", CategoryTreeListFilter)]
     search_fields = ["name", "name_zh", "sku", "description"]
     prepopulated_fields = {"slug": ["name"]}
-    inlines = [ProductImageInline]
+    inlines = [ProductVariantInline, ProductImageInline]
     list_select_related = ["category"]
     list_per_page = 50
     readonly_fields = ["category_suggestion"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # With variants the stock is theirs (their sum): changed on each variant's row, not here.
+        if obj is not None and obj.variants.exists():
+            return [*self.readonly_fields, "stock_quantity"]
+        return self.readonly_fields
 
     class Media:
         css = {"all": ["backoffice/admin.css"]}
@@ -236,6 +261,8 @@ class ProductAdmin(CategoryTreeFormMixin, admin.ModelAdmin):
             services.product_update(product=obj)
 
     def save_formset(self, request, form, formset, change):
+        if formset.model is ProductVariant:
+            return self._variants_save(form.instance, formset)
         if formset.model is not ProductImage:
             return super().save_formset(request, form, formset, change)
         for inline_form in formset.forms:
@@ -258,8 +285,31 @@ class ProductAdmin(CategoryTreeFormMixin, admin.ModelAdmin):
                 alt_text=inline_form.cleaned_data.get("alt_text", ""),
                 position=inline_form.cleaned_data.get("position"),
                 kind=inline_form.cleaned_data.get("kind") or ProductImageKind.CATALOGUE,
+                variant=inline_form.cleaned_data.get("variant"),
             )
         # What formset.save() would have set; the admin's change message reads them.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+    @staticmethod
+    def _variants_save(product: Product, formset) -> None:
+        """Variants through the catalogue services: the product's stock stays their sum, events are recorded."""
+        fields = ["name", "name_zh", "sku", "price", "stock_quantity", "position"]
+        for inline_form in formset.forms:
+            instance = inline_form.instance
+            if inline_form in formset.deleted_forms:
+                if instance.pk:
+                    services.product_variant_delete(variant=instance)
+                continue
+            if not inline_form.has_changed():
+                continue
+            data = {name: inline_form.cleaned_data.get(name) for name in fields}
+            if instance.pk is None:
+                services.product_variant_create(product=product, data=services.VariantData(
+                    sku=data["sku"], name=data["name"], name_zh=data["name_zh"] or "", price=data["price"],
+                    stock_quantity=data["stock_quantity"] or 0, position=data["position"],
+                ))
+            else:
+                services.product_variant_update(variant=instance, **data)
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
 

@@ -211,6 +211,34 @@ DEPARTMENTS: dict[str, list[tuple[str, str, str]]] = {
     ],
 }
 
+# Products sold in variants: the package draws some objects in several colours or skin tones, which a shop sells
+# as one product with a choice. (category path, SKU, name, Chinese name, price, description in both languages,
+# [(emoji, variant, variant in Chinese, price or "" for the product's)]); a variant without an emoji is a size
+# that shares the product's pictures.
+VARIANT_PRODUCTS: list[tuple[str, str, str, str, str, tuple[str, str], list[tuple[str, str, str, str]]]] = [
+    (
+        "Home & Living/Furniture & Decor", "DEMO-HEART", "Heart Cushion", "心形抱枕", "24.90",
+        ("A plump velvet heart, 40 cm across, with a zip and a washable cover.",
+         "饱满的丝绒心形抱枕，直径 40 厘米，带拉链，外套可机洗。"),
+        [("❤️", "Red", "红色", ""), ("🧡", "Orange", "橙色", ""), ("💛", "Yellow", "黄色", ""),
+         ("💚", "Green", "绿色", ""), ("💙", "Blue", "蓝色", ""), ("💜", "Purple", "紫色", ""),
+         ("🖤", "Black", "黑色", "26.90"), ("🤍", "White", "白色", "26.90"), ("🩷", "Pink", "粉色", "")],
+    ),
+    (
+        "Sports/Ball Sports", "DEMO-FOAMHAND", "Foam Fan Hand", "加油泡沫手", "9.90",
+        ("The giant thumbs-up for the stands: soft foam, one size for every hand.",
+         "看台上的大拇指：柔软泡沫，一个尺寸适合所有的手。"),
+        [("👍", "Classic yellow", "经典黄", ""), ("👍🏻", "Light skin tone", "浅肤色", ""),
+         ("👍🏼", "Medium-light skin tone", "中浅肤色", ""), ("👍🏽", "Medium skin tone", "中等肤色", ""),
+         ("👍🏾", "Medium-dark skin tone", "中深肤色", ""), ("👍🏿", "Dark skin tone", "深肤色", "")],
+    ),
+]
+SIZED_PRODUCTS: dict[str, list[tuple[str, str]]] = {
+    # SKU of a product above -> sizes (name, price or "" for the product's): one picture, a choice of size
+    "DEMO-1F455": [("S", ""), ("M", ""), ("L", ""), ("XL", "16.90")],
+    "DEMO-1F45F": [("39", ""), ("40", ""), ("41", ""), ("42", ""), ("43", ""), ("44", ""), ("45", "")],
+}
+
 # Three descriptions per category; a product gets one of them, chosen by a hash of its name.
 DESCRIPTIONS: dict[str, tuple[str, str, str]] = {
     "Fashion/Clothing": (
@@ -399,13 +427,43 @@ def demo_csv_write(*, assets: Path, out: Path) -> int:
                     "category_zh": categories_zh.get(path, ""),
                 }
             )
+    rows = _with_sizes(rows)
+    for path, sku, name, name_zh, price, (description, description_zh), variants in VARIANT_PRODUCTS:
+        for position, (char, variant, variant_zh, variant_price) in enumerate(variants):
+            asset = _asset_for(char, assets)
+            if asset is None:
+                continue
+            digest = _digest(f"{name} {variant}")
+            rows.append({
+                "sku": sku, "name": name, "category": path, "price": price, "stock": "0",
+                "description": description, "image": asset.name, "name_zh": name_zh,
+                "description_zh": description_zh, "category_zh": categories_zh.get(path, ""),
+                "variant_sku": f"{sku}-{position + 1:02d}", "variant": variant, "variant_zh": variant_zh,
+                "variant_price": variant_price, "variant_stock": str(0 if digest % 7 == 0 else 2 + digest % 25),
+            })
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(
             handle,
             fieldnames=["sku", "name", "category", "price", "stock", "description", "image", "name_zh",
-                        "description_zh", "category_zh"],
+                        "description_zh", "category_zh", "variant_sku", "variant", "variant_zh", "variant_price",
+                        "variant_stock"],
+            restval="",
         )
         writer.writeheader()
         writer.writerows(rows)
-    return len(rows)
+    return len({row["sku"] for row in rows})
+
+
+def _with_sizes(rows: list[dict]) -> list[dict]:
+    """The product rows, each sized product followed by one row per size (no picture of its own)."""
+    out = []
+    for row in rows:
+        out.append(row)
+        for position, (size, price) in enumerate(SIZED_PRODUCTS.get(row["sku"], [])):
+            digest = _digest(f"{row['name']} {size}")
+            out.append({
+                **row, "image": "", "variant_sku": f"{row['sku']}-{size}", "variant": size, "variant_zh": "",
+                "variant_price": price, "variant_stock": str(0 if digest % 9 == 0 else 1 + digest % 12),
+            })
+    return out

@@ -15,7 +15,7 @@ class ProductImageAdminForm(forms.ModelForm):
 
     class Meta:
         model = ProductImage
-        fields = ["position", "kind", "alt_text"]
+        fields = ["position", "kind", "variant", "alt_text"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -39,6 +39,24 @@ class ProductImageAdminForm(forms.ModelForm):
             raise ValidationError(error.message_in(gettext), code=error.code.value) from None
         self.upload_bytes = data
         return upload
+
+
+class ProductVariantAdminForm(forms.ModelForm):
+    """Admin inline form for a variant; stored through ``catalog.services`` (stock sum, events)."""
+
+    class Meta:
+        from catalog.models import ProductVariant
+
+        model = ProductVariant
+        fields = ["name", "name_zh", "sku", "price", "stock_quantity", "position"]
+
+    def clean_sku(self):
+        from catalog.services import sku_in_use
+
+        sku = self.cleaned_data["sku"]
+        if sku_in_use(sku, exclude_variant_id=self.instance.pk):
+            raise ValidationError("A product or variant with this SKU exists already.")
+        return sku
 
 
 class BulkCategoryForm(forms.Form):

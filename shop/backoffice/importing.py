@@ -1,6 +1,10 @@
 """Catalogue import from a folder of images with an optional CSV: sku,name,category,price,description,image
 (optional columns: stock, and the Chinese text name_zh, description_zh, category_zh as a path like 时尚/鞋).
 
+Variants: a row with ``variant_sku`` and ``variant`` (its name: "Red", "XL") adds or updates that variant of the
+row's product, with ``variant_zh``, ``variant_price`` (empty: the product's) and ``variant_stock``; the row's
+image, if any, is the variant's picture (a size without its own picture leaves ``image`` empty).
+
 Rows sharing a sku add several images to one product. Without a CSV every image becomes a product named after
 its file, in a category named after its folder. Running the same import twice changes nothing: products are
 matched by sku and images by the hash of their re-encoded content.
@@ -14,9 +18,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
-from catalog.services import ProductData, category_get_or_create_path, product_upsert_by_sku
+from catalog.services import (
+    ProductData,
+    VariantData,
+    VariantMismatch,
+    VariantSkuTaken,
+    category_get_or_create_path,
+    product_upsert_by_sku,
+    product_variant_upsert_by_sku,
+)
 from visualsearch.errors import ImageRejected
 from visualsearch.services import embeddings_enqueue, product_image_add
 
@@ -32,17 +44,25 @@ class ImportRow:
     category: str
     price: Decimal
     description: str
-    image: Path
+    image: Path | None
+    """None only on a variant's row without its own picture."""
     stock_quantity: int = 0
     name_zh: str = ""
     description_zh: str = ""
     category_zh: str = ""
+    variant_sku: str = ""
+    variant: str = ""
+    variant_zh: str = ""
+    variant_price: Decimal | None = None
+    variant_stock: int = 0
 
 
 @dataclass
 class ImportReport:
     products_created: int = 0
     products_updated: int = 0
+    variants_created: int = 0
+    variants_updated: int = 0
     images_added: int = 0
     images_unchanged: int = 0
     errors: list[str] = field(default_factory=list)
@@ -73,6 +93,23 @@ def rows_from_csv(csv_path: Path, folder: Path) -> Iterator[ImportRow | str]:
                 yield f"line {line}: sku and name are required"
                 continue
             stock = (record.get("stock") or "").strip()
+            variant_sku, variant = (record.get("variant_sku") or "").strip(), (record.get("variant") or "").strip()
+            if bool(variant_sku) != bool(variant):
+                yield f"line {line}: a variant needs both variant_sku and variant (its name)"
+                continue
+            image_name = (record["image"] or "").strip()
+            if not image_name and not variant_sku:
+                yield f"line {line}: image is required (except on a variant's row)"
+                continue
+            variant_price_text = (record.get("variant_price") or "").strip()
+            try:
+                variant_price = Decimal(variant_price_text) if variant_price_text else None
+                if variant_price is not None and (variant_price < 0 or not variant_price.is_finite()):
+                    raise InvalidOperation
+            except InvalidOperation:
+                yield f"line {line}: variant_price {variant_price_text!r} is not a price"
+                continue
+            variant_stock = (record.get("variant_stock") or "").strip()
             yield ImportRow(
                 line=line,
                 sku=sku,
@@ -80,11 +117,16 @@ def rows_from_csv(csv_path: Path, folder: Path) -> Iterator[ImportRow | str]:
                 category=(record["category"] or "").strip() or "Uncategorised",
                 price=price,
                 description=(record.get("description") or "").strip(),
-                image=folder / (record["image"] or "").strip(),
+                image=folder / image_name if image_name else None,
                 stock_quantity=int(stock) if stock.isdigit() else 10,
                 name_zh=(record.get("name_zh") or "").strip(),
                 description_zh=(record.get("description_zh") or "").strip(),
                 category_zh=(record.get("category_zh") or "").strip(),
+                variant_sku=variant_sku,
+                variant=variant,
+                variant_zh=(record.get("variant_zh") or "").strip(),
+                variant_price=variant_price,
+                variant_stock=int(variant_stock) if variant_stock.isdigit() else 10,
             )
 
 
@@ -122,11 +164,14 @@ def catalog_import(
 
 
 def _import_row(row: ImportRow, report: ImportReport, *, first_of_sku: bool) -> None:
-    try:
-        data = row.image.read_bytes()
-    except OSError as error:
-        report.errors.append(f"line {row.line}: cannot read {row.image}: {error.strerror}")
-        return
+    data = None
+    if row.image is not None:
+        try:
+            data = row.image.read_bytes()
+        except OSError as error:
+            report.errors.append(f"line {row.line}: cannot read {row.image}: {error.strerror}")
+            return
+    variant = variant_created = None
     try:
         with transaction.atomic():  # a row whose photo is refused leaves no product behind
             category = category_get_or_create_path(path=row.category, path_zh=row.category_zh)
@@ -142,10 +187,29 @@ def _import_row(row: ImportRow, report: ImportReport, *, first_of_sku: bool) -> 
                     description_zh=row.description_zh,
                 )
             )
-            image, added = product_image_add(product=product, data=data, alt_text=row.name, enqueue=False)
+            if row.variant_sku:
+                variant, variant_created = product_variant_upsert_by_sku(product=product, data=VariantData(
+                    sku=row.variant_sku, name=row.variant, name_zh=row.variant_zh, price=row.variant_price,
+                    stock_quantity=row.variant_stock,
+                ))
+            added = False
+            if data is not None:
+                alt = f"{row.name}, {row.variant}" if variant is not None else row.name
+                image, added = product_image_add(product=product, data=data, alt_text=alt, enqueue=False,
+                                                 variant=variant)
     except ImageRejected as error:
         report.errors.append(f"line {row.line}: {row.image.name}: {error.message}")
         return
+    except (VariantMismatch, VariantSkuTaken) as error:
+        report.errors.append(f"line {row.line}: the SKU {error} is another product's or a product's own SKU")
+        return
+    except IntegrityError:
+        report.errors.append(f"line {row.line}: {row.sku} already has a variant named {row.variant!r}")
+        return
+    if variant_created:
+        report.variants_created += 1
+    elif variant is not None:
+        report.variants_updated += 1
     if created:
         report.products_created += 1
     elif first_of_sku:
@@ -153,5 +217,5 @@ def _import_row(row: ImportRow, report: ImportReport, *, first_of_sku: bool) -> 
     if added:
         report.images_added += 1
         report.embedding_ids.extend(image.embeddings.filter(status="pending").values_list("id", flat=True))
-    else:
+    elif data is not None:
         report.images_unchanged += 1

@@ -8,7 +8,7 @@ class OrderLineInline(admin.TabularInline):
     model = OrderLine
     extra = 0
     can_delete = False
-    fields = ("product_name", "sku", "unit_price", "quantity", "line_total")
+    fields = ("product_name", "variant_name", "sku", "unit_price", "quantity", "line_total")
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:

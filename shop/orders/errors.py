@@ -11,12 +11,14 @@ class ShopErrorCode(str, enum.Enum):
     CART_EMPTY = "cart_empty"
     OUT_OF_STOCK = "out_of_stock"
     PRODUCT_UNAVAILABLE = "product_unavailable"
+    VARIANT_REQUIRED = "variant_required"
 
 
 MESSAGES = {
     ShopErrorCode.CART_EMPTY: _("Your cart is empty."),
     ShopErrorCode.OUT_OF_STOCK: _("Sorry, not enough stock left of: %(names)s. Your cart was updated."),
     ShopErrorCode.PRODUCT_UNAVAILABLE: _("Sorry, this product is no longer sold: %(names)s."),
+    ShopErrorCode.VARIANT_REQUIRED: _("Choose a colour or size of: %(names)s."),
 }
 
 

@@ -63,8 +63,12 @@ class Order(models.Model):
 class OrderLine(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
     product = models.ForeignKey("catalog.Product", on_delete=models.SET_NULL, null=True, related_name="+")
+    variant = models.ForeignKey("catalog.ProductVariant", on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="+")
     sku = models.CharField(_("SKU"), max_length=64)
+    """The variant's SKU when a variant was bought, the product's otherwise."""
     product_name = models.CharField(_("product"), max_length=200)
+    variant_name = models.CharField(_("variant"), max_length=120, blank=True)
     unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2)
     quantity = models.PositiveIntegerField(_("quantity"))
 
@@ -73,7 +77,12 @@ class OrderLine(models.Model):
         constraints = [models.CheckConstraint(condition=models.Q(quantity__gt=0), name="orderline_quantity_positive")]
 
     def __str__(self) -> str:
-        return f"{self.quantity} × {self.product_name}"
+        return f"{self.quantity} × {self.item_name}"
+
+    @property
+    def item_name(self) -> str:
+        """What was bought, as the customer chose it: "Heart Cushion, Blue"."""
+        return f"{self.product_name}, {self.variant_name}" if self.variant_name else self.product_name
 
     @property
     def line_total(self):

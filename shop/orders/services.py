@@ -10,7 +10,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
-from catalog.models import Product
+from catalog.models import Product, ProductVariant
+from catalog.services import product_stock_sync
 from shop.outbox.services import event_record
 
 from .errors import CheckoutRejected, ShopErrorCode
@@ -31,7 +32,8 @@ class CustomerData:
 
 def order_place(
     *,
-    quantities: dict[int, int],
+    quantities: dict[int, int] | None = None,
+    variant_quantities: dict[int, int] | None = None,
     customer: CustomerData,
     language: str = "",
     account_id: int | None = None,
@@ -39,24 +41,43 @@ def order_place(
 ) -> Order:
     """Write the order and its lines and take the stock, all in one transaction, or nothing at all.
 
-    Stock is taken with one conditional UPDATE per product (``stock = stock - n WHERE stock >= n``). Postgres
-    locks the row for the update and, under READ COMMITTED, re-checks the WHERE clause against the latest
-    committed stock once a concurrent checkout holding the lock commits, so two shoppers can never both take
-    the last item. Rows are updated in id order so two carts sharing products cannot deadlock.
+    ``quantities`` are products sold as one thing (product id -> quantity), ``variant_quantities`` the chosen
+    variants of products that have them (variant id -> quantity).
 
-    Raises CheckoutRejected (CART_EMPTY, PRODUCT_UNAVAILABLE, OUT_OF_STOCK) with nothing written.
+    Stock is taken with one conditional UPDATE per product or variant (``stock = stock - n WHERE stock >= n``).
+    Postgres locks the row for the update and, under READ COMMITTED, re-checks the WHERE clause against the
+    latest committed stock once a concurrent checkout holding the lock commits, so two shoppers can never both
+    take the last item. Rows are updated in id order (products, then variants) so two carts sharing products
+    cannot deadlock; a product's total stock is then recomputed from its variants.
+
+    Raises CheckoutRejected (CART_EMPTY, PRODUCT_UNAVAILABLE, VARIANT_REQUIRED, OUT_OF_STOCK) with nothing written.
     """
-    wanted = {pid: qty for pid, qty in quantities.items() if qty > 0}
-    if not wanted:
+    wanted = {pid: qty for pid, qty in (quantities or {}).items() if qty > 0}
+    wanted_variants = {vid: qty for vid, qty in (variant_quantities or {}).items() if qty > 0}
+    if not wanted and not wanted_variants:
         raise CheckoutRejected(ShopErrorCode.CART_EMPTY)
     with transaction.atomic():
-        products = Product.objects.in_bulk(list(wanted))
+        variants = ProductVariant.objects.in_bulk(list(wanted_variants))
+        products = Product.objects.in_bulk(list(wanted) + [v.product_id for v in variants.values()])
         unavailable = [pid for pid in wanted if pid not in products or not products[pid].is_published]
+        unavailable += [
+            variants[vid].product_id if vid in variants else vid
+            for vid in wanted_variants
+            if vid not in variants or not products[variants[vid].product_id].is_published
+        ]
         if unavailable:
             raise CheckoutRejected(
                 ShopErrorCode.PRODUCT_UNAVAILABLE,
                 product_ids=unavailable,
                 names=[products[pid].name for pid in unavailable if pid in products],
+            )
+        with_variants = set(
+            ProductVariant.objects.filter(product_id__in=list(wanted)).values_list("product_id", flat=True)
+        )
+        if with_variants:
+            raise CheckoutRejected(
+                ShopErrorCode.VARIANT_REQUIRED, product_ids=sorted(with_variants),
+                names=[products[pid].name for pid in sorted(with_variants)],
             )
         short: list[int] = []
         for pid in sorted(wanted):
@@ -65,14 +86,34 @@ def order_place(
             )
             if not taken:
                 short.append(pid)
+        for vid in sorted(wanted_variants):
+            taken = ProductVariant.objects.filter(id=vid, stock_quantity__gte=wanted_variants[vid]).update(
+                stock_quantity=F("stock_quantity") - wanted_variants[vid]
+            )
+            if not taken:
+                short.append(variants[vid].product_id)
         if short:
             # Raising rolls back the stock already taken for the other lines.
             raise CheckoutRejected(
-                ShopErrorCode.OUT_OF_STOCK, product_ids=short, names=[products[pid].name for pid in short]
+                ShopErrorCode.OUT_OF_STOCK, product_ids=short,
+                names=[products[pid].name for pid in dict.fromkeys(short)],
             )
+        for pid in sorted({v.product_id for v in variants.values()}):
+            product_stock_sync(product_id=pid)
         # Prices are the ones in the database at the moment the stock was taken, never the session's.
-        currencies = {products[pid].currency for pid in wanted}
-        total = sum((products[pid].price * qty for pid, qty in wanted.items()), Decimal("0.00"))
+        lines = [
+            OrderLine(product=products[pid], sku=products[pid].sku, product_name=products[pid].name,
+                      unit_price=products[pid].price, quantity=qty)
+            for pid, qty in sorted(wanted.items())
+        ] + [
+            OrderLine(
+                product=products[variants[vid].product_id], variant=variants[vid], sku=variants[vid].sku,
+                product_name=products[variants[vid].product_id].name, variant_name=variants[vid].name,
+                unit_price=variants[vid].unit_price_of(products[variants[vid].product_id]), quantity=qty,
+            )
+            for vid, qty in sorted(wanted_variants.items())
+        ]
+        currencies = {line.product.currency for line in lines}
         order = Order.objects.create(
             full_name=customer.full_name,
             email=customer.email,
@@ -81,24 +122,14 @@ def order_place(
             city=customer.city,
             country=customer.country,
             currency=sorted(currencies)[0],
-            total=total,
+            total=sum((line.unit_price * line.quantity for line in lines), Decimal("0.00")),
             language=language,
             customer_id=account_id,
             payment_method=payment_method,
         )
-        OrderLine.objects.bulk_create(
-            [
-                OrderLine(
-                    order=order,
-                    product=products[pid],
-                    sku=products[pid].sku,
-                    product_name=products[pid].name,
-                    unit_price=products[pid].price,
-                    quantity=qty,
-                )
-                for pid, qty in sorted(wanted.items())
-            ]
-        )
+        for line in lines:
+            line.order = order
+        OrderLine.objects.bulk_create(lines)
         event_record(topic="order.placed", payload=order_payload(order))
         # The confirmation the page promises: owed from the moment the order exists, sent once it is committed.
         mail = OrderMail.objects.create(order=order, kind="confirmation")
@@ -115,7 +146,8 @@ def order_payload(order: Order) -> dict:
         "currency": order.currency,
         "language": order.language,
         "lines": [
-            {"sku": line.sku, "product_id": line.product_id, "quantity": line.quantity, "unit_price": str(line.unit_price)}
+            {"sku": line.sku, "product_id": line.product_id, "variant_id": line.variant_id, "quantity": line.quantity,
+             "unit_price": str(line.unit_price)}
             for line in order.lines.all()
         ],
     }
@@ -158,7 +190,7 @@ def order_mail_send(*, mail_id: int) -> str:
         OrderMail.objects.filter(id=mail.id).update(attempts=F("attempts") + 1)
         with translation.override(order.language or settings.LANGUAGE_CODE):
             lines = [
-                {"quantity": line.quantity, "name": line.product_name, "sku": line.sku, "total": line.line_total}
+                {"quantity": line.quantity, "name": line.item_name, "sku": line.sku, "total": line.line_total}
                 for line in order.lines.all()
             ]
             subject = translation.gettext("Your order %(reference)s") % {"reference": order.reference}
@@ -231,8 +263,15 @@ def order_status_set(*, order: Order, status: str) -> Order:
                 and order.paid_at is None):
             raise OrderStatusRefused(order, status, "a card order ships once it is paid")
         if status == OrderStatus.CANCELLED:
-            for line in order.lines.exclude(product=None).order_by("product_id"):
-                Product.objects.filter(id=line.product_id).update(stock_quantity=F("stock_quantity") + line.quantity)
+            for line in order.lines.exclude(product=None).order_by("product_id", "variant_id"):
+                if line.variant_id is not None:
+                    ProductVariant.objects.filter(id=line.variant_id).update(
+                        stock_quantity=F("stock_quantity") + line.quantity
+                    )
+                    product_stock_sync(product_id=line.product_id)
+                elif not ProductVariant.objects.filter(product_id=line.product_id).exists():
+                    # A variant deleted since (SET NULL) or variants added later: the stock has no row to go back to.
+                    Product.objects.filter(id=line.product_id).update(stock_quantity=F("stock_quantity") + line.quantity)
         changes = {"status": status}
         if status == OrderStatus.DELIVERED and order.paid_at is None:
             changes["paid_at"] = timezone.now()  # pay on delivery: the courier took the money

@@ -51,14 +51,14 @@ def products_list(*, user, filters: ProductFilters) -> QuerySet[Product]:
         products = products.order_by("-rank", "-created_at", "-id")
     else:
         products = products.order_by("-created_at", "-id")
-    return products.prefetch_related(Prefetch("images", queryset=listed_images()))
+    return products.prefetch_related(Prefetch("images", queryset=listed_images()), "variants")
 
 
 def product_detail(*, user, product_id: int) -> Product | None:
     return (
         products_visible_to(user=user)
         .select_related("category", "partner")
-        .prefetch_related(Prefetch("images", queryset=listed_images()))
+        .prefetch_related(Prefetch("images", queryset=listed_images()), "variants")
         .filter(id=product_id)
         .first()
     )

@@ -8,8 +8,17 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from catalog.models import Product, ProductImage
-from catalog.services import ProductData, product_create, product_image_delete, product_update
+from catalog.models import Product, ProductImage, ProductVariant
+from catalog.services import (
+    ProductData,
+    VariantData,
+    product_create,
+    product_image_delete,
+    product_update,
+    product_variant_create,
+    product_variant_delete,
+    product_variant_update,
+)
 from visualsearch.services import product_image_add
 
 from .models import ApiKey, PartnerProduct, WebhookEndpoint
@@ -23,16 +32,30 @@ def product_owner_id(product: Product) -> int | None:
 
 
 @transaction.atomic
-def partner_product_create(*, owner, data: ProductData) -> Product:
+def partner_product_create(*, owner, data: ProductData, variants: list[VariantData] = ()) -> Product:
     product = product_create(data=data)
     PartnerProduct.objects.create(product=product, owner=owner)  # committed with product.created's event
+    for variant in variants:
+        product_variant_create(product=product, data=variant)
     return product
 
 
 @transaction.atomic
-def partner_products_bulk_create(*, owner, items: list[ProductData]) -> list[Product]:
+def partner_products_bulk_create(*, owner, items: list[tuple[ProductData, list[VariantData]]]) -> list[Product]:
     """All or nothing: one transaction, so a failing item leaves no product of the batch behind."""
-    return [partner_product_create(owner=owner, data=data) for data in items]
+    return [partner_product_create(owner=owner, data=data, variants=variants) for data, variants in items]
+
+
+def partner_variant_create(*, product: Product, data: VariantData) -> ProductVariant:
+    return product_variant_create(product=product, data=data)
+
+
+def partner_variant_update(*, variant: ProductVariant, fields: dict[str, object]) -> ProductVariant:
+    return product_variant_update(variant=variant, **fields)
+
+
+def partner_variant_delete(*, variant: ProductVariant) -> None:
+    product_variant_delete(variant=variant)
 
 
 @transaction.atomic
@@ -47,10 +70,11 @@ def partner_product_delete(*, product: Product) -> None:
 
 
 def partner_product_image_add(
-    *, product: Product, data: bytes, alt_text: str = "", position: int | None = None
+    *, product: Product, data: bytes, alt_text: str = "", position: int | None = None,
+    variant: ProductVariant | None = None,
 ) -> tuple[ProductImage, bool]:
     """The admin's intake service: validation, re-encoding, and embedding after commit."""
-    return product_image_add(product=product, data=data, alt_text=alt_text, position=position)
+    return product_image_add(product=product, data=data, alt_text=alt_text, position=position, variant=variant)
 
 
 def partner_product_image_delete(*, image: ProductImage) -> None:

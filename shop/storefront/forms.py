@@ -124,12 +124,28 @@ class ListingForm(_PriceRangeForm):
 
 class AddToCartForm(forms.Form):
     product = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+    variant = forms.IntegerField(min_value=1, required=False, label=_("Variant"))
+    """Required by the view for a product sold in variants (the product page's choice)."""
     quantity = forms.IntegerField(min_value=1, max_value=MAX_QUANTITY, initial=1, label=_("Quantity"))
 
 
 class CartLineForm(forms.Form):
-    product = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+    line = forms.CharField(max_length=40, required=False, widget=forms.HiddenInput)
+    """The line's key: "<product id>" or "<product id>:<variant id>" (``cart.CartKey``)."""
+    product = forms.IntegerField(min_value=1, required=False, widget=forms.HiddenInput)
+    """A product sold as one thing, as pages before variants sent it (the same as ``line=<product id>``)."""
     quantity = forms.IntegerField(min_value=0, max_value=MAX_QUANTITY, label=_("Quantity"))
+
+    def clean(self):
+        from .cart import CartKey
+
+        data = super().clean()
+        text = data.get("line") or (str(data["product"]) if data.get("product") else "")
+        key = CartKey.parse(text) if text else None
+        if key is None:
+            raise forms.ValidationError(_("There is no such line in your cart."))
+        data["line"] = key
+        return data
 
 
 class TestCardForm(forms.Form):

@@ -145,12 +145,27 @@ def category(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
+def _variant_chosen(request: HttpRequest, variants: list) -> object | None:
+    """The variant the page opens with: the one in ``?variant=`` (a photo search that matched its picture, a
+    shared link), else the first in stock, else the first."""
+    wanted = request.GET.get("variant", "")
+    for variant in variants:
+        if str(variant.id) == wanted:
+            return variant
+    return next((v for v in variants if v.in_stock), variants[0] if variants else None)
+
+
 def product(request: HttpRequest, slug: str) -> HttpResponse:
-    item = get_object_or_404(products_published(), slug=slug)
+    item = get_object_or_404(products_published().prefetch_related("variants"), slug=slug)
     product_view_record(request.session, product_id=item.id)
     result_opened(request.session, shown_id=request.GET.get("shown"), product_id=item.id)
     in_cart = carts.cart_quantities(request.session).get(item.id, 0)
+    variants = list(item.variants.all())
+    chosen = _variant_chosen(request, variants)
     images = list(item.images.all())
+    if chosen is not None:
+        # The chosen variant's pictures lead the gallery ("you searched a red one: here is the red one").
+        images.sort(key=lambda im: im.variant_id != chosen.id)
     # No picture, no vector: the page shows a placeholder and no "similar items" promise.
     similar = similar_items(product=item) if images else []
     similar_shown = _shown_log(request, ShownList(
@@ -161,6 +176,10 @@ def product(request: HttpRequest, slug: str) -> HttpResponse:
     together_shown = _shown_log(request, ShownList(
         kind=ShownKind.TOGETHER, product_ids=[t.product.id for t in together], source_product_id=item.id,
     )) if together else None
+    variant_pictures = {}
+    for im in images:
+        if im.variant_id is not None:
+            variant_pictures.setdefault(im.variant_id, im)
     return render(
         request,
         "shop/product.html",
@@ -168,6 +187,16 @@ def product(request: HttpRequest, slug: str) -> HttpResponse:
             "product": item,
             "ancestors": [*category_ancestors(item.category), item.category],
             "images": images,
+            "variants": [
+                {"variant": v, "picture": variant_pictures.get(v.id), "price": v.unit_price_of(item),
+                 "chosen": v == chosen}
+                for v in variants
+            ],
+            "chosen": chosen,
+            "price": chosen.unit_price_of(item) if chosen else item.price,
+            "stock": chosen.stock_quantity if chosen else item.stock_quantity,
+            "matched_variant": bool(chosen and request.GET.get("variant") == str(chosen.id)
+                                    and request.GET.get("shown")),
             "similar": similar,
             "similar_shown": similar_shown,
             "other_colours": similar_in_other_colours(product=item) if images else [],
@@ -336,13 +365,24 @@ def cart_add(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Choose a quantity between 1 and %(max)d.") % {"max": carts.MAX_QUANTITY})
         return redirect(request.POST.get("next") or "shop:cart")
-    item = get_object_or_404(products_published(), id=form.cleaned_data["product"])
-    if not item.in_stock:
-        messages.error(request, _("%(name)s is out of stock.") % {"name": item.name})
+    item = get_object_or_404(products_published().prefetch_related("variants"), id=form.cleaned_data["product"])
+    variants = {variant.id: variant for variant in item.variants.all()}
+    variant = variants.get(form.cleaned_data["variant"]) if form.cleaned_data["variant"] else None
+    if variants and variant is None:
+        # No JavaScript, or a stale page: the product page says what to choose.
+        messages.error(request, _("Choose a colour or size of %(name)s first.") % {"name": item.display_name})
         return redirect(item.get_absolute_url())
-    carts.cart_add(request.session, product_id=item.id, quantity=form.cleaned_data["quantity"])
+    if not variants and form.cleaned_data["variant"]:
+        raise Http404("this product has no variants")
+    if not (variant or item).in_stock:
+        name = f"{item.display_name}, {variant.display_name}" if variant else item.display_name
+        messages.error(request, _("%(name)s is out of stock.") % {"name": name})
+        return redirect(item.get_absolute_url() + (f"?variant={variant.id}" if variant else ""))
+    carts.cart_add(request.session, product_id=item.id, variant_id=variant.id if variant else None,
+                   quantity=form.cleaned_data["quantity"])
     products_acted_on(request.session, product_ids=[item.id], kind=ActionKind.CART)
-    messages.success(request, _("%(name)s was added to your cart.") % {"name": item.name})
+    name = f"{item.display_name}, {variant.display_name}" if variant else item.display_name
+    messages.success(request, _("%(name)s was added to your cart.") % {"name": name})
     return redirect("shop:cart")
 
 
@@ -350,7 +390,7 @@ def cart_add(request: HttpRequest) -> HttpResponse:
 def cart_update(request: HttpRequest) -> HttpResponse:
     form = CartLineForm(request.POST)
     if form.is_valid():
-        carts.cart_set(request.session, product_id=form.cleaned_data["product"], quantity=form.cleaned_data["quantity"])
+        carts.cart_set(request.session, key=form.cleaned_data["line"], quantity=form.cleaned_data["quantity"])
         if form.cleaned_data["quantity"] == 0:
             messages.info(request, _("The item was removed from your cart."))
     else:
@@ -360,9 +400,9 @@ def cart_update(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def cart_remove(request: HttpRequest) -> HttpResponse:
-    form = CartLineForm({"product": request.POST.get("product"), "quantity": 0})
+    form = CartLineForm({"line": request.POST.get("line"), "product": request.POST.get("product"), "quantity": 0})
     if form.is_valid():
-        carts.cart_remove(request.session, product_id=form.cleaned_data["product"])
+        carts.cart_remove(request.session, key=form.cleaned_data["line"])
         messages.info(request, _("The item was removed from your cart."))
     return redirect("shop:cart")
 
@@ -384,7 +424,8 @@ def checkout(request: HttpRequest) -> HttpResponse:
         save_address = fields.pop("save_address", False)
         try:
             order = order_place(
-                quantities={line.product.id: line.quantity for line in summary.lines},
+                quantities={line.product.id: line.quantity for line in summary.lines if line.variant is None},
+                variant_quantities={line.variant.id: line.quantity for line in summary.lines if line.variant},
                 customer=CustomerData(**fields),
                 language=get_language() or "",
                 account_id=account.id if account else None,
@@ -395,9 +436,9 @@ def checkout(request: HttpRequest) -> HttpResponse:
                 # Bring the cart down to what is left, so the shopper can decide and try again.
                 for line in summary.lines:
                     if line.product.id in rejected.product_ids:
-                        line.product.refresh_from_db(fields=["stock_quantity"])
-                        carts.cart_set(request.session, product_id=line.product.id,
-                                       quantity=line.product.stock_quantity)
+                        (line.variant or line.product).refresh_from_db(fields=["stock_quantity"])
+                        carts.cart_set(request.session, key=carts.CartKey.parse(line.key),
+                                       quantity=line.stock_quantity)
             messages.error(request, rejected.message)
             return redirect("shop:cart")
         if account is not None and save_address:

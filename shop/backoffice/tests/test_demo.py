@@ -33,15 +33,24 @@ def rows(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "catalog.csv"
     count = demo_csv_write(assets=settings.DEMO_ASSETS_DIR, out=out)
     with out.open(encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    assert count == len(rows)
-    return rows
+        every = list(csv.DictReader(handle))
+    products = {row["sku"]: row for row in reversed(every)}  # a product's first row
+    assert count == len(products)
+    return list(products.values())
+
+
+@pytest.fixture(scope="module")
+def variant_rows(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "catalog.csv"
+    demo_csv_write(assets=settings.DEMO_ASSETS_DIR, out=out)
+    with out.open(encoding="utf-8") as handle:
+        return [row for row in csv.DictReader(handle) if row["variant_sku"]]
 
 
 def test_every_picture_of_the_package_becomes_one_product_with_a_real_name(rows):
     names = [row["name"] for row in rows]
 
-    assert len(rows) == 369
+    assert len(rows) == 371
     assert len(set(names)) == len(names)
     leftovers = ("Item", "Womans", "Mans ", "Lower Left", "Black ", "Hocho", "With Sash")
     assert [name for name in names if any(word in name for word in leftovers)] == []
@@ -75,3 +84,18 @@ def test_no_department_is_named_like_the_breadcrumbs_home():
     departments = {path.split("/")[0] for path in DEPARTMENTS}
 
     assert "Home" not in departments and "Home & Living" in departments
+
+
+def test_the_demo_sells_colours_skin_tones_and_sizes_as_variants(variant_rows):
+    by_product = defaultdict(list)
+    for row in variant_rows:
+        by_product[row["name"]].append(row["variant"])
+
+    assert by_product["Heart Cushion"] == ["Red", "Orange", "Yellow", "Green", "Blue", "Purple", "Black", "White", "Pink"]
+    assert by_product["Foam Fan Hand"][:2] == ["Classic yellow", "Light skin tone"] and len(by_product["Foam Fan Hand"]) == 6
+    assert by_product["Organic Cotton T-Shirt"] == ["S", "M", "L", "XL"]
+    # Colours and tones each have their own picture; sizes share the product's.
+    pictures = {row["variant_sku"]: row["image"] for row in variant_rows}
+    assert pictures["DEMO-HEART-01"] == "2764-fe0f.webp" and pictures["DEMO-FOAMHAND-06"] == "1f44d-1f3ff.webp"
+    assert pictures["DEMO-1F455-XL"] == ""
+    assert len(set(pictures)) == len(variant_rows)  # one SKU per variant

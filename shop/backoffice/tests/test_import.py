@@ -42,7 +42,7 @@ def _run(folder, **kwargs):
 def test_import_creates_products_images_and_pending_embeddings(folder):
     out, err = _run(folder)
 
-    assert "products: 2 created, 0 updated; images: 3 added, 0 unchanged; 3 skipped; 3 queued" in out
+    assert "products: 2 created, 0 updated; variants: 0 created, 0 updated; images: 3 added, 0 unchanged; 3 skipped; 3 queued" in out
     assert "line 5: broken.jpg: The picture is damaged" in err
     assert "line 6: cannot read" in err and "line 7: price 'cheap' is not a price" in err
     mug = Product.objects.get(sku="R1")
@@ -57,7 +57,7 @@ def test_import_twice_creates_nothing_new(folder):
 
     out, _ = _run(folder)
 
-    assert "products: 0 created, 2 updated; images: 0 added, 3 unchanged" in out
+    assert "products: 0 created, 2 updated; variants: 0 created, 0 updated; images: 0 added, 3 unchanged" in out
     assert (Product.objects.count(), ProductImage.objects.count(), ImageEmbedding.objects.count(), Category.objects.count()) == counts
 
 

@@ -31,6 +31,12 @@ urlpatterns = [
         name="product-detail",
     ),
     path("products/<int:product_id>/images", catalog.ProductImageAddApi.as_view(), name="product-image-add"),
+    path("products/<int:product_id>/variants", catalog.VariantCreateApi.as_view(), name="product-variant-create"),
+    path(
+        "products/<int:product_id>/variants/<int:variant_id>",
+        operations_view(patch=catalog.VariantUpdateApi, delete=catalog.VariantDeleteApi),
+        name="product-variant-detail",
+    ),
     path(
         "products/<int:product_id>/images/<int:image_id>",
         catalog.ProductImageDeleteApi.as_view(),

@@ -30,6 +30,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"products: {report.products_created} created, {report.products_updated} updated; "
+                f"variants: {report.variants_created} created, {report.variants_updated} updated; "
                 f"images: {report.images_added} added, {report.images_unchanged} unchanged; "
                 f"{len(report.errors)} skipped; {len(report.embedding_ids)} queued for embedding"
             )

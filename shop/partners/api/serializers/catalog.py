@@ -51,6 +51,7 @@ class ProductImageOutputSerializer(serializers.Serializer):
     width = serializers.IntegerField()
     height = serializers.IntegerField()
     content_hash = serializers.CharField(help_text="SHA-256 of the stored, re-encoded image")
+    variant_id = serializers.IntegerField(allow_null=True, help_text="the variant this picture shows; null: the product")
     image_url = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
     embedding = serializers.SerializerMethodField()
@@ -71,6 +72,23 @@ class ProductImageOutputSerializer(serializers.Serializer):
         return self._embedding(self.context.get("embeddings", {}).get(image.id))
 
 
+class VariantOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    sku = serializers.CharField()
+    name = serializers.CharField(help_text="what the shopper chooses: Red, XL")
+    name_zh = serializers.CharField(allow_blank=True)
+    price = serializers.SerializerMethodField(help_text="the variant's own price, or the product's")
+    own_price = serializers.DecimalField(
+        source="price", max_digits=12, decimal_places=2, allow_null=True, help_text="null: the product's price"
+    )
+    stock_quantity = serializers.IntegerField()
+    in_stock = serializers.BooleanField()
+    position = serializers.IntegerField()
+
+    def get_price(self, variant) -> str:
+        return str(variant.unit_price)
+
+
 class ProductOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     sku = serializers.CharField()
@@ -81,10 +99,14 @@ class ProductOutputSerializer(serializers.Serializer):
     description_zh = serializers.CharField(allow_blank=True)
     price = serializers.DecimalField(max_digits=12, decimal_places=2)
     currency = serializers.CharField()
-    stock_quantity = serializers.IntegerField()
+    stock_quantity = serializers.IntegerField(help_text="with variants: the sum of their stock")
     in_stock = serializers.BooleanField()
     is_published = serializers.BooleanField()
     category = serializers.CharField(source="category.slug", help_text="the category's slug")
+    variants = VariantOutputSerializer(
+        many=True, help_text="the versions a shopper chooses from (colour, size), each with its SKU and stock; "
+        "empty: the product is sold as one thing"
+    )
     url = serializers.SerializerMethodField(help_text="the product page in the shop")
     owned_by_you = serializers.SerializerMethodField(help_text="true when your key's owner created it")
     images = ProductImageOutputSerializer(many=True)
@@ -198,10 +220,51 @@ class ProductListInputSerializer(PageInputSerializer):
         return attrs
 
 
-def _sku_free(sku: str, *, exclude_id: int | None = None) -> str:
-    if Product.objects.filter(sku=sku).exclude(id=exclude_id).exists():
-        raise serializers.ValidationError("A product with this SKU exists already.")
+def _sku_free(sku: str, *, exclude_id: int | None = None, exclude_variant_id: int | None = None) -> str:
+    from catalog.services import sku_in_use
+
+    if sku_in_use(sku, exclude_product_id=exclude_id, exclude_variant_id=exclude_variant_id):
+        raise serializers.ValidationError("A product or variant with this SKU exists already.")
     return sku
+
+
+class VariantWriteFields(serializers.Serializer):
+    sku = serializers.CharField(max_length=64, help_text="the variant's own SKU (unique among products and variants)")
+    name = serializers.CharField(max_length=120, help_text="what the shopper chooses: Red, XL, Red / XL")
+    name_zh = serializers.CharField(max_length=120, allow_blank=True, required=False, default="")
+    price = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal("0"), required=False, allow_null=True, default=None,
+        help_text="omit or null: the product's price",
+    )
+    stock_quantity = serializers.IntegerField(min_value=0, max_value=MAX_INT, required=False, default=0)
+    position = serializers.IntegerField(min_value=0, max_value=MAX_INT, required=False)
+
+
+class VariantCreateInputSerializer(VariantWriteFields):
+    def validate_sku(self, sku: str) -> str:
+        return _sku_free(sku)
+
+
+class VariantUpdateInputSerializer(VariantWriteFields):
+    """PATCH: send only the fields to change."""
+
+    def validate_sku(self, sku: str) -> str:
+        return _sku_free(sku, exclude_variant_id=self.context["variant_id"])
+
+
+def _variants_check(product_sku: str, variants: list[dict]) -> None:
+    """One SKU per thing in a product's variant list, unique names, and none equal to the product's."""
+    errors: dict[int, dict] = {}
+    skus, names = {product_sku}, set()
+    for index, variant in enumerate(variants):
+        if variant["sku"] in skus:
+            errors[index] = {"sku": ["This SKU appears twice in the product."]}
+        elif variant["name"] in names:
+            errors[index] = {"name": ["Two variants of a product cannot have the same name."]}
+        skus.add(variant["sku"])
+        names.add(variant["name"])
+    if errors:
+        raise serializers.ValidationError({"variants": errors})
 
 
 class ProductWriteFields(serializers.Serializer):
@@ -220,11 +283,17 @@ class ProductWriteFields(serializers.Serializer):
 
 
 class ProductCreateInputSerializer(ProductWriteFields):
+    variants = VariantCreateInputSerializer(
+        many=True, required=False, default=list, max_length=100,
+        help_text="the versions a shopper chooses from; the product's stock is then their sum",
+    )
+
     def validate_sku(self, sku: str) -> str:
         return _sku_free(sku)
 
     def validate(self, attrs):
         attrs.setdefault("currency", settings.SHOP_CURRENCY)
+        _variants_check(attrs["sku"], attrs.get("variants", []))
         return attrs
 
 
@@ -242,9 +311,10 @@ class ProductBulkCreateInputSerializer(serializers.Serializer):
         seen: set[str] = set()
         errors: dict[int, dict] = {}
         for index, item in enumerate(items):
-            if item["sku"] in seen:
+            skus = [item["sku"], *(variant["sku"] for variant in item.get("variants", []))]
+            if seen.intersection(skus):
                 errors[index] = {"sku": ["This SKU appears twice in the batch."]}
-            seen.add(item["sku"])
+            seen.update(skus)
         if errors:
             raise serializers.ValidationError(errors)
         return items
@@ -254,3 +324,7 @@ class ProductImageAddInputSerializer(serializers.Serializer):
     image = serializers.FileField(help_text="JPEG, PNG, WebP, HEIC or AVIF, at most 25 MB; stored re-encoded without metadata")
     alt_text = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
     position = serializers.IntegerField(min_value=0, max_value=MAX_INT, required=False)
+    variant_id = serializers.IntegerField(
+        min_value=1, required=False, allow_null=True, default=None,
+        help_text="the product's variant this photo shows (a search matching it opens that variant)",
+    )

@@ -1,5 +1,6 @@
 import math
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from visualsearch.colours import PALETTE
@@ -65,6 +66,14 @@ class SimilarInputSerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=100, default=8)
 
 
+class MatchedVariantOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    in_stock = serializers.BooleanField()
+
+
 class ProductMatchOutputSerializer(serializers.Serializer):
     product_id = serializers.IntegerField(source="product.id")
     name = serializers.CharField(source="product.name")
@@ -73,6 +82,9 @@ class ProductMatchOutputSerializer(serializers.Serializer):
     url = serializers.SerializerMethodField()
     image_id = serializers.IntegerField(source="image.id")
     image_url = serializers.SerializerMethodField()
+    variant = serializers.SerializerMethodField(
+        help_text="the variant whose picture matched (you searched a red one: the red one), or null"
+    )
     similarity = serializers.FloatField(
         help_text="the score results are ranked by: cosine similarity of the query and the matched image (for a "
         "photo, in the shop's centred space: query minus the mean of recent queries, image minus the catalogue mean)"
@@ -87,10 +99,21 @@ class ProductMatchOutputSerializer(serializers.Serializer):
     )
 
     def get_url(self, match) -> str:
-        return self.context["request"].build_absolute_uri(match.product.get_absolute_url())
+        url = match.product.get_absolute_url()
+        if match.image.variant_id is not None:
+            url += f"?variant={match.image.variant_id}"
+        return self.context["request"].build_absolute_uri(url)
 
     def get_image_url(self, match) -> str:
         return self.context["request"].build_absolute_uri(match.image.thumbnail.url)
+
+    @extend_schema_field(MatchedVariantOutputSerializer(allow_null=True))
+    def get_variant(self, match) -> dict | None:
+        variant = match.image.variant
+        if variant is None:
+            return None
+        return {"id": variant.id, "sku": variant.sku, "name": variant.name,
+                "price": str(variant.unit_price_of(match.product)), "in_stock": variant.in_stock}
 
 
 class SearchResultsOutputSerializer(serializers.Serializer):

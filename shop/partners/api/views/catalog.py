@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.models import Category, Product
-from catalog.services import ProductData
+from catalog.services import ProductData, VariantData, VariantSkuTaken
 from shop.api.errors import ERROR_RESPONSES, ApiError, ErrorCode, ErrorOutputSerializer
 from shop.api.pagination import page
 from visualsearch.selectors import embedding_status_for_images
@@ -29,6 +29,9 @@ from ..serializers.catalog import (
     ProductOutputSerializer,
     ProductPageOutputSerializer,
     ProductUpdateInputSerializer,
+    VariantCreateInputSerializer,
+    VariantOutputSerializer,
+    VariantUpdateInputSerializer,
 )
 
 TAG = "catalogue"
@@ -57,7 +60,17 @@ def _writable_product(request, product_id: int) -> Product:
 
 
 def _product_data(fields: dict) -> ProductData:
-    return ProductData(**fields)
+    return ProductData(**{name: value for name, value in fields.items() if name != "variants"})
+
+
+def _variants_data(fields: dict) -> list[VariantData]:
+    return [VariantData(**variant) for variant in fields.get("variants", [])]
+
+
+def _sku_conflict(error: VariantSkuTaken) -> ApiError:
+    # The serializers check first; this is the race with another writer between the check and the insert.
+    return ApiError(ErrorCode.CONFLICT, f"The SKU {error} was just taken by another product or variant.",
+                    http_status=409)
 
 
 class CategoryListApi(APIView):
@@ -112,7 +125,13 @@ class ProductCreateApi(APIView):
     def post(self, request):
         params = ProductCreateInputSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        product = partners_services.partner_product_create(owner=request.user, data=_product_data(params.validated_data))
+        try:
+            product = partners_services.partner_product_create(
+                owner=request.user, data=_product_data(params.validated_data),
+                variants=_variants_data(params.validated_data),
+            )
+        except VariantSkuTaken as error:
+            raise _sku_conflict(error) from None
         return Response(_product_out(request, product.id), status=status.HTTP_201_CREATED)
 
 
@@ -126,14 +145,18 @@ class ProductBulkCreateApi(APIView):
     def post(self, request):
         params = ProductBulkCreateInputSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        products = partners_services.partner_products_bulk_create(
-            owner=request.user, items=[_product_data(item) for item in params.validated_data["products"]]
-        )
+        try:
+            products = partners_services.partner_products_bulk_create(
+                owner=request.user,
+                items=[(_product_data(item), _variants_data(item)) for item in params.validated_data["products"]],
+            )
+        except VariantSkuTaken as error:
+            raise _sku_conflict(error) from None
         ids = [product.id for product in products]
         created = list(
             Product.objects.filter(id__in=ids)
             .select_related("category", "partner")
-            .prefetch_related(Prefetch("images", queryset=selectors.listed_images()))
+            .prefetch_related(Prefetch("images", queryset=selectors.listed_images()), "variants")
             .order_by("id")
         )
         out = ProductBulkOutputSerializer({"results": created}, context=_context(request, created))
@@ -186,8 +209,15 @@ class ProductImageAddApi(APIView):
         params = ProductImageAddInputSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         data = params.validated_data
+        variant = None
+        if data["variant_id"] is not None:
+            variant = product.variants.filter(id=data["variant_id"]).first()
+            if variant is None:
+                raise ApiError(ErrorCode.INVALID, "This product has no such variant.", http_status=400,
+                               details={"variant_id": ["This product has no such variant."]})
         image, created = partners_services.partner_product_image_add(
-            product=product, data=data["image"].read(), alt_text=data["alt_text"], position=data.get("position")
+            product=product, data=data["image"].read(), alt_text=data["alt_text"], position=data.get("position"),
+            variant=variant,
         )
         context = {"request": request, "created": created, "embeddings": embedding_status_for_images([image.id])}
         return Response(
@@ -208,4 +238,67 @@ class ProductImageDeleteApi(APIView):
         if image is None:
             raise ApiError(ErrorCode.NOT_FOUND, "This product has no such image.", http_status=404)
         partners_services.partner_product_image_delete(image=image)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _writable_variant(request, product_id: int, variant_id: int):
+    product = _writable_product(request, product_id)
+    variant = product.variants.filter(id=variant_id).first()
+    if variant is None:
+        raise ApiError(ErrorCode.NOT_FOUND, "This product has no such variant.", http_status=404)
+    return variant
+
+
+class VariantCreateApi(APIView):
+    """Add a variant (a colour, a size) to your product (write scope). The product's stock becomes the sum of its
+    variants' stock, and orders then name the variant bought."""
+
+    permission_classes = [KeyWrite]
+    parser_classes = [JSONParser]
+
+    @extend_schema(tags=[TAG], request=VariantCreateInputSerializer, responses={201: VariantOutputSerializer, **WRITE_ERRORS})
+    def post(self, request, product_id: int):
+        product = _writable_product(request, product_id)
+        params = VariantCreateInputSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        if product.variants.filter(name=params.validated_data["name"]).exists():
+            raise ApiError(ErrorCode.INVALID, "This product already has a variant with this name.", http_status=400,
+                           details={"name": ["This product already has a variant with this name."]})
+        try:
+            variant = partners_services.partner_variant_create(product=product, data=VariantData(**params.validated_data))
+        except VariantSkuTaken as error:
+            raise _sku_conflict(error) from None
+        return Response(VariantOutputSerializer(variant).data, status=status.HTTP_201_CREATED)
+
+
+class VariantUpdateApi(APIView):
+    """Change some fields of a variant of your product (write scope): its stock after a delivery, its price."""
+
+    permission_classes = [KeyWrite]
+    parser_classes = [JSONParser]
+
+    @extend_schema(tags=[TAG], request=VariantUpdateInputSerializer, responses={200: VariantOutputSerializer, **WRITE_ERRORS})
+    def patch(self, request, product_id: int, variant_id: int):
+        variant = _writable_variant(request, product_id, variant_id)
+        params = VariantUpdateInputSerializer(data=request.data, partial=True, context={"variant_id": variant.id})
+        params.is_valid(raise_exception=True)
+        name = params.validated_data.get("name")
+        if name and variant.product.variants.filter(name=name).exclude(id=variant.id).exists():
+            raise ApiError(ErrorCode.INVALID, "This product already has a variant with this name.", http_status=400,
+                           details={"name": ["This product already has a variant with this name."]})
+        try:
+            variant = partners_services.partner_variant_update(variant=variant, fields=dict(params.validated_data))
+        except VariantSkuTaken as error:
+            raise _sku_conflict(error) from None
+        return Response(VariantOutputSerializer(variant).data)
+
+
+class VariantDeleteApi(APIView):
+    """Delete a variant of your product (write scope); its pictures stay as the product's."""
+
+    permission_classes = [KeyWrite]
+
+    @extend_schema(tags=[TAG], request=None, responses={204: OpenApiResponse(description="deleted"), **ERRORS})
+    def delete(self, request, product_id: int, variant_id: int):
+        partners_services.partner_variant_delete(variant=_writable_variant(request, product_id, variant_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
