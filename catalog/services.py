@@ -272,11 +272,18 @@ def sku_in_use(sku: str, *, exclude_product_id: int | None = None, exclude_varia
 
 
 def product_stock_sync(*, product_id: int) -> None:
-    """A product with variants has the sum of their stock (one UPDATE; products without variants are left
-    alone). Called by every write that changes a variant's stock, in its transaction."""
+    """A product with variants has the sum of their stock (products without variants are left alone). Called by
+    every write that changes a variant's stock, in its transaction, after its variant rows were changed.
+
+    The product row is locked by a statement of its own first: under READ COMMITTED the sum is then read by a
+    later statement, whose snapshot includes every other writer that synced before (they hold the lock until
+    they commit). Summing inside the locking UPDATE would read a snapshot taken before the wait and lose a
+    concurrent checkout's change of another variant.
+    """
     from django.db import connection
 
     with connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM catalog_product WHERE id = %s FOR UPDATE", [product_id])
         cursor.execute(
             """UPDATE catalog_product p SET stock_quantity = v.total
                  FROM (SELECT product_id, SUM(stock_quantity) AS total FROM catalog_productvariant

@@ -20,6 +20,8 @@ def _admin_add(client, *, sku, name, category, asset):
         "stock_quantity": "4", "is_published": "on", "category": str(category.id),
         "images-TOTAL_FORMS": "1", "images-INITIAL_FORMS": "0", "images-MIN_NUM_FORMS": "0",
         "images-MAX_NUM_FORMS": "1000", "images-0-position": "0", "images-0-alt_text": name,
+        "variants-TOTAL_FORMS": "0", "variants-INITIAL_FORMS": "0", "variants-MIN_NUM_FORMS": "0",
+        "variants-MAX_NUM_FORMS": "1000",
         "images-0-upload": SimpleUploadedFile(asset, demo_asset_bytes(asset), content_type="image/webp"),
     }
     response = client.post("/admin/catalog/product/add/", form)

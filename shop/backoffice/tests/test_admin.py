@@ -22,6 +22,8 @@ def _add_form(category, upload):
         "images-TOTAL_FORMS": "1", "images-INITIAL_FORMS": "0", "images-MIN_NUM_FORMS": "0",
         "images-MAX_NUM_FORMS": "1000", "images-0-position": "0", "images-0-alt_text": "Lamp, front",
         "images-0-upload": upload,
+        "variants-TOTAL_FORMS": "0", "variants-INITIAL_FORMS": "0", "variants-MIN_NUM_FORMS": "0",
+        "variants-MAX_NUM_FORMS": "1000",
     }
 
 
@@ -36,6 +38,53 @@ def test_admin_add_product_with_photo_goes_through_the_intake_service(admin_clie
     assert (image.alt_text, image.width, image.height) == ("Lamp, front", 320, 240)
     assert image.image.name.endswith(".jpg")
     assert ImageEmbedding.objects.get(image=image).status == "pending"
+
+
+def test_admin_adds_variants_and_a_picture_of_one_through_the_services(admin_client, _media_root):
+    category = CategoryFactory()
+    upload = SimpleUploadedFile("lamp.png", photo_bytes(fmt="PNG"), content_type="image/png")
+    form = {
+        **_add_form(category, upload),
+        "variants-TOTAL_FORMS": "2",
+        "variants-0-name": "Brass", "variants-0-sku": "ADM-1-BRASS", "variants-0-stock_quantity": "2",
+        "variants-0-position": "0", "variants-0-price": "",
+        "variants-1-name": "Black", "variants-1-sku": "ADM-1-BLACK", "variants-1-stock_quantity": "4",
+        "variants-1-position": "1", "variants-1-price": "24.00",
+    }
+
+    response = admin_client.post("/admin/catalog/product/add/", form)
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    lamp = Product.objects.get(sku="ADM-1")
+    assert [(v.name, v.sku, v.price, v.stock_quantity) for v in lamp.variants.all()] == [
+        ("Brass", "ADM-1-BRASS", None, 2), ("Black", "ADM-1-BLACK", Decimal("24.00"), 4)]
+    assert lamp.stock_quantity == 6  # the variants' sum, not the form's 3
+
+    # then the picture is given to a variant on the change page, whose menu offers this product's variants only
+    page = admin_client.get(f"/admin/catalog/product/{lamp.id}/change/").content.decode()
+    image = lamp.images.get()
+    black = lamp.variants.get(name="Black")
+    assert f'<option value="{black.id}">' in page and "ADM-1-BRASS" in page
+    change = {
+        "sku": "ADM-1", "name": "Admin Lamp", "slug": "admin-lamp", "description": "", "price": "20.00",
+        "currency": "EUR", "is_published": "on", "category": str(category.id),
+        "variants-TOTAL_FORMS": "2", "variants-INITIAL_FORMS": "2", "variants-MIN_NUM_FORMS": "0",
+        "variants-MAX_NUM_FORMS": "1000",
+        **{f"variants-{n}-{field}": value for n, v in enumerate(lamp.variants.all()) for field, value in [
+            ("id", str(v.id)), ("product", str(lamp.id)), ("name", v.name), ("sku", v.sku),
+            ("stock_quantity", str(v.stock_quantity)), ("position", str(v.position)),
+            ("price", "" if v.price is None else str(v.price))]},
+        "variants-0-stock_quantity": "5",
+        "images-TOTAL_FORMS": "1", "images-INITIAL_FORMS": "1", "images-MIN_NUM_FORMS": "0",
+        "images-MAX_NUM_FORMS": "1000", "images-0-id": str(image.id), "images-0-product": str(lamp.id),
+        "images-0-position": "0", "images-0-kind": "catalogue", "images-0-alt_text": "Lamp, black",
+        "images-0-variant": str(black.id),
+    }
+    response = admin_client.post(f"/admin/catalog/product/{lamp.id}/change/", change)
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert ProductImage.objects.get(id=image.id).variant == black
+    assert Product.objects.get(id=lamp.id).stock_quantity == 9
 
 
 def test_admin_refuses_a_broken_photo_and_writes_nothing(admin_client, _media_root):

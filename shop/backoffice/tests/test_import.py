@@ -126,3 +126,38 @@ def test_import_takes_the_chinese_text_and_the_chinese_shop_shows_it(tmp_path, c
 
     assert [h.product_id for h in products_for_text(text="马克杯").hits][:1] == [mug.id]
     assert [h.product_id for h in products_for_text(text="mugs").hits][:1] == [mug.id]
+
+
+def test_import_adds_variants_with_their_pictures_and_sizes_without(tmp_path):
+    (tmp_path / "red.jpg").write_bytes(photo_bytes(colour=(200, 0, 0)))
+    (tmp_path / "blue.jpg").write_bytes(photo_bytes(colour=(0, 0, 200)))
+    header = ["sku", "name", "category", "price", "image", "stock", "variant_sku", "variant", "variant_zh",
+              "variant_price", "variant_stock"]
+    rows = [
+        ("TEE", "T-Shirt", "Clothing", "14.90", "red.jpg", "", "TEE-RED", "Red", "红色", "", "4"),
+        ("TEE", "T-Shirt", "Clothing", "14.90", "blue.jpg", "", "TEE-BLUE", "Blue", "蓝色", "", "2"),
+        ("TEE", "T-Shirt", "Clothing", "14.90", "", "", "TEE-BLUE-XL", "Blue / XL", "", "16.90", "1"),
+        ("TEE", "T-Shirt", "Clothing", "14.90", "", "", "TEE-BAD", "Bad", "", "lots", "1"),
+        ("TEE", "T-Shirt", "Clothing", "14.90", "", "", "", "", "", "", ""),
+        ("TEE", "T-Shirt", "Clothing", "14.90", "", "", "TEE-ONLY-SKU", "", "", "", ""),
+    ]
+    with (tmp_path / "products.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+    out, err = _run(tmp_path)
+    again, _ = _run(tmp_path)
+
+    assert "products: 1 created, 0 updated; variants: 3 created, 0 updated; images: 2 added, 0 unchanged; 3 skipped" in out
+    assert "line 5: variant_price 'lots' is not a price" in err
+    assert "line 6: image is required (except on a variant's row)" in err
+    assert "line 7: a variant needs both variant_sku and variant (its name)" in err
+    assert "variants: 0 created, 3 updated; images: 0 added, 2 unchanged" in again
+    tee = Product.objects.get(sku="TEE")
+    assert [(v.sku, v.name, v.name_zh, v.price, v.stock_quantity) for v in tee.variants.all()] == [
+        ("TEE-RED", "Red", "红色", None, 4), ("TEE-BLUE", "Blue", "蓝色", None, 2),
+        ("TEE-BLUE-XL", "Blue / XL", "", Decimal("16.90"), 1),
+    ]
+    assert tee.stock_quantity == 7
+    assert sorted(tee.images.values_list("variant__sku", flat=True)) == ["TEE-BLUE", "TEE-RED"]

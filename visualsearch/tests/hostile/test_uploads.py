@@ -155,6 +155,8 @@ def test_admin_upload_answers_every_hostile_file_and_stores_only_clean_jpegs(spe
             "currency": "EUR", "stock_quantity": "1", "is_published": "on", "category": str(category.id),
             "images-TOTAL_FORMS": "1", "images-INITIAL_FORMS": "0", "images-MIN_NUM_FORMS": "0",
             "images-MAX_NUM_FORMS": "1000", "images-0-position": "0", "images-0-alt_text": "hostile",
+            "variants-TOTAL_FORMS": "0", "variants-INITIAL_FORMS": "0", "variants-MIN_NUM_FORMS": "0",
+            "variants-MAX_NUM_FORMS": "1000",
             "images-0-kind": "catalogue",
         }
         body, content_type = multipart(fields=fields, file_field="images-0-upload", file_name=specimen.name,
