@@ -31,7 +31,12 @@
     radio.addEventListener("change", function () {
       if (!radio.checked) return;
       const d = radio.dataset;
-      if (main && d.full) { main.src = d.full; main.alt = d.alt; }
+      if (main && d.full) {
+        main.src = d.full; main.alt = d.alt;
+        document.querySelectorAll("[data-gallery] a[data-full]").forEach(function (a) {
+          if (a.dataset.full === d.full) a.setAttribute("aria-current", "true"); else a.removeAttribute("aria-current");
+        });
+      }
       if (price) price.textContent = d.price;
       if (stock) { stock.textContent = d.stockText; stock.className = "stock in"; }
       if (sku) sku.textContent = d.sku;
