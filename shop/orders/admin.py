@@ -43,13 +43,13 @@ class OrderAdmin(admin.ModelAdmin):
     inlines = [OrderLineInline, OrderMailInline]
     readonly_fields = (
         "reference", "status", "created_at", "total", "currency", "payment_method", "paid_at", "payment_reference",
-        "language", "customer",
+        "refunded_at", "refund_reference", "language", "customer",
     )
     actions = ["mark_shipped", "mark_delivered", "cancel"]
     list_select_related = ("customer",)
     fieldsets = (
         (None, {"fields": ("reference", "status", "created_at", "total", "currency", "payment_method", "paid_at",
-                           "payment_reference", "language")}),
+                           "payment_reference", "refunded_at", "refund_reference", "language")}),
         ("Customer", {"fields": ("customer", "full_name", "email", "address", "postcode", "city", "country")}),
     )
 
@@ -78,6 +78,7 @@ class OrderAdmin(admin.ModelAdmin):
     def mark_delivered(self, request, queryset):
         self._move(request, queryset, OrderStatus.DELIVERED, "%(n)s order(s) delivered.")
 
-    @admin.action(description="Cancel (the stock goes back)")
+    @admin.action(description="Cancel (the stock goes back, a paid order is refunded)")
     def cancel(self, request, queryset):
-        self._move(request, queryset, OrderStatus.CANCELLED, "%(n)s order(s) cancelled; their stock is back.")
+        self._move(request, queryset, OrderStatus.CANCELLED,
+                   "%(n)s order(s) cancelled; their stock is back and paid ones are refunded.")

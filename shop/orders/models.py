@@ -45,6 +45,9 @@ class Order(models.Model):
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     payment_reference = models.CharField(_("payment reference"), max_length=64, blank=True)
     """The gateway's own id for the payment (none for pay on delivery)."""
+    refunded_at = models.DateTimeField(_("refunded at"), null=True, blank=True)
+    refund_reference = models.CharField(_("refund reference"), max_length=64, blank=True)
+    """The gateway's id for the refund of a paid order that was cancelled."""
     customer = models.ForeignKey(
         "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders",
         verbose_name=_("customer account"),

@@ -8,6 +8,9 @@ before anything changes). Two ship with the shop:
 - ``testcard`` — a clearly labelled *test* card gateway run by the shop itself (``/pay/test/<reference>/``): no
   real money. It signs its callback with HMAC-SHA256 over reference, amount, currency and outcome, with a key
   derived from SECRET_KEY, exactly as a real gateway signs with its webhook secret.
+
+A paid order that is cancelled is refunded through its provider (``refund``) before anything changes: a refund
+the gateway refuses leaves the order paid, its stock taken, and tells staff why.
 """
 
 from __future__ import annotations
@@ -40,6 +43,10 @@ class PaymentRefused(Exception):
     """A callback that is not to be believed (bad signature, unknown order, wrong amount): nothing changes."""
 
 
+class RefundFailed(Exception):
+    """The gateway did not refund (declined, unreachable): the order stays as it was."""
+
+
 class PaymentProvider(Protocol):
     key: str
     label: str
@@ -49,6 +56,11 @@ class PaymentProvider(Protocol):
 
     def callback(self, data: dict[str, str]) -> PaymentNotice:
         """Verify a gateway's notification; raises PaymentRefused when it is not genuine."""
+
+    def refund(self, order: Order) -> str:
+        """Give the whole payment of a paid order back; returns the gateway's refund reference. Raises
+        RefundFailed. Called at most once per order (the order's row is locked and records the refund); a real
+        gateway should pass ``order.reference`` as its idempotency key so a retried call never pays out twice."""
 
 
 class CashOnDelivery:
@@ -60,6 +72,11 @@ class CashOnDelivery:
 
     def callback(self, data: dict[str, str]) -> PaymentNotice:
         raise PaymentRefused("pay on delivery has no online callback")
+
+    def refund(self, order: Order) -> str:
+        # Paid only on delivery, and a delivered order cannot be cancelled: the courier's cash is a return's
+        # business, not a gateway's.
+        raise RefundFailed("pay on delivery is refunded by hand, with the returned goods")
 
 
 TEST_CARD_APPROVED = "4242424242424242"
@@ -97,6 +114,13 @@ class TestCardGateway:
             reference=data["reference"], amount=amount, currency=data["currency"],
             paid=data["outcome"] == "approved", payment_reference=data["payment_reference"],
         )
+
+    def refund(self, order: Order) -> str:
+        """The test gateway refunds any payment it took (no real money moves)."""
+        if not order.payment_reference.startswith("test_"):
+            raise RefundFailed("the test gateway has no record of this payment")
+        digest = hmac.new(_test_gateway_key(), f"refund|{order.reference}".encode(), hashlib.sha256).hexdigest()
+        return f"test_refund_{digest[:12]}"
 
 
 def payment_providers() -> dict[str, PaymentProvider]:

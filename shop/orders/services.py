@@ -262,6 +262,9 @@ def order_status_set(*, order: Order, status: str) -> Order:
         if (status == OrderStatus.SHIPPED and order.payment_method != PaymentMethod.CASH_ON_DELIVERY
                 and order.paid_at is None):
             raise OrderStatusRefused(order, status, "a card order ships once it is paid")
+        changes = {"status": status}
+        if status == OrderStatus.CANCELLED and order.paid_at is not None and order.refunded_at is None:
+            changes.update(_refund(order))
         if status == OrderStatus.CANCELLED:
             for line in order.lines.exclude(product=None).order_by("product_id", "variant_id"):
                 if line.variant_id is not None:
@@ -272,13 +275,33 @@ def order_status_set(*, order: Order, status: str) -> Order:
                 elif not ProductVariant.objects.filter(product_id=line.product_id).exists():
                     # A variant deleted since (SET NULL) or variants added later: the stock has no row to go back to.
                     Product.objects.filter(id=line.product_id).update(stock_quantity=F("stock_quantity") + line.quantity)
-        changes = {"status": status}
         if status == OrderStatus.DELIVERED and order.paid_at is None:
             changes["paid_at"] = timezone.now()  # pay on delivery: the courier took the money
         Order.objects.filter(id=order.id).update(**changes)
-        event_record(topic="order.status_changed", payload={"reference": order.reference, "from": order.status, "to": status})
+        event_record(topic="order.status_changed", payload={
+            "reference": order.reference, "from": order.status, "to": status,
+            **({"refunded": str(order.total)} if "refunded_at" in changes else {}),
+        })
         order.refresh_from_db()
     return order
+
+
+def _refund(order: Order) -> dict:
+    """Refund a paid order through its provider, before the cancellation is written (the row is locked, so
+    this runs once per order). Raises OrderStatusRefused when the gateway does not refund: nothing changes."""
+    from django.utils import timezone
+
+    from .payments import RefundFailed, payment_providers
+
+    provider = payment_providers().get(order.payment_method)
+    if provider is None:
+        raise OrderStatusRefused(order, OrderStatus.CANCELLED, f"no payment provider {order.payment_method} to refund")
+    try:
+        reference = provider.refund(order)
+    except RefundFailed as error:
+        raise OrderStatusRefused(order, OrderStatus.CANCELLED, f"the refund failed: {error}") from None
+    logger.info("order %s refunded: %s %s (%s)", order.reference, order.total, order.currency, reference)
+    return {"refunded_at": timezone.now(), "refund_reference": reference[:64]}
 
 
 def order_payment_record(*, notice) -> Order:

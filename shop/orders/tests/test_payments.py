@@ -105,3 +105,65 @@ def test_staff_move_orders_in_bulk_and_are_told_which_could_not_move(admin_clien
     ).content.decode()
     assert "1 order(s) shipped." in page and f"Not changed: {card.reference} (a card order ships once it is paid)" in page
     assert list(Order.objects.order_by("id").values_list("status", flat=True)) == ["shipped", "placed"]
+
+
+def _paid_card_order(client, mug):
+    _checkout(client, mug, "testcard")
+    order = Order.objects.get()
+    client.post(f"/pay/test/{order.reference}/", {"number": "4242 4242 4242 4242"})
+    order.refresh_from_db()
+    assert order.status == "paid" and order.payment_reference.startswith("test_")
+    return order
+
+
+class RefusingGateway:
+    """A gateway plugin whose refunds are declined (as a real one's may be: the card closed, the gateway down)."""
+
+    from shop.orders.payments import TestCardGateway as _Base
+
+    key, label = _Base.key, _Base.label
+    start, callback = _Base.start, _Base.callback
+
+    def refund(self, order):
+        from shop.orders.payments import RefundFailed
+
+        raise RefundFailed("the card account is closed")
+
+
+def test_cancelling_a_paid_card_order_refunds_it_once_through_its_gateway(client):
+    from shop.outbox.models import Event
+
+    mug = ProductFactory(name="Mug", price=Decimal("8.50"), stock_quantity=5)
+    order = _paid_card_order(client, mug)
+
+    order = order_status_set(order=order, status="cancelled")
+
+    assert order.status == "cancelled" and order.refunded_at is not None
+    assert order.refund_reference.startswith("test_refund_") and len(order.refund_reference) == 24
+    assert Product.objects.get(id=mug.id).stock_quantity == 5
+    event = Event.objects.filter(topic="order.status_changed").order_by("-id").first()
+    assert event.payload == {"reference": order.reference, "from": "paid", "to": "cancelled", "refunded": "17.00"}
+
+
+def test_a_refund_the_gateway_declines_leaves_the_order_paid_and_its_stock_taken(client, settings):
+    mug = ProductFactory(name="Mug", price=Decimal("8.50"), stock_quantity=5)
+    order = _paid_card_order(client, mug)
+    settings.SHOP_PAYMENT_PROVIDERS = [
+        "shop.orders.payments.CashOnDelivery", "shop.orders.tests.test_payments.RefusingGateway",
+    ]
+
+    with pytest.raises(OrderStatusRefused, match="the refund failed: the card account is closed"):
+        order_status_set(order=order, status="cancelled")
+
+    order.refresh_from_db()
+    assert (order.status, order.refunded_at, order.refund_reference) == ("paid", None, "")
+    assert Product.objects.get(id=mug.id).stock_quantity == 3
+
+
+def test_an_unpaid_card_order_is_cancelled_without_a_refund(client):
+    mug = ProductFactory(name="Mug", price=Decimal("8.50"), stock_quantity=5)
+    _checkout(client, mug, "testcard")
+
+    order = order_status_set(order=Order.objects.get(), status="cancelled")
+
+    assert (order.status, order.refunded_at, order.refund_reference) == ("cancelled", None, "")
