@@ -10,7 +10,7 @@ from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from catalog.models import Product
+from catalog.models import Product, ProductVariant
 from shop.orders.models import Order, OrderStatus
 from visualsearch.models import EmbeddingStatus, ImageEmbedding
 from visualsearch.selectors import active_model_key
@@ -36,18 +36,49 @@ def _bars(values: list[tuple[date, float]], fmt=lambda v: str(v)) -> list[DayBar
 
 
 @dataclass(frozen=True)
+class LowStock:
+    """A thing that is running out: a product sold as one, or one variant of a product (the blue one, size M)."""
+
+    product_id: int
+    name: str
+    sku: str
+    stock: int
+
+
+def _low_stock(limit: int = 12) -> list[LowStock]:
+    # A product in variants runs out variant by variant: its sum (say 40) hides that size M is gone.
+    plain = (
+        Product.objects.filter(is_published=True, stock_quantity__lte=LOW_STOCK, variants__isnull=True)
+        .order_by("stock_quantity", "name")[:limit]
+    )
+    variants = (
+        ProductVariant.objects.filter(product__is_published=True, stock_quantity__lte=LOW_STOCK)
+        .select_related("product").order_by("stock_quantity", "product__name", "position")[:limit]
+    )
+    rows = [LowStock(product_id=p.id, name=p.name, sku=p.sku, stock=p.stock_quantity) for p in plain] + [
+        LowStock(product_id=v.product_id, name=f"{v.product.name}, {v.name}", sku=v.sku, stock=v.stock_quantity)
+        for v in variants
+    ]
+    return sorted(rows, key=lambda row: (row.stock, row.name))[:limit]
+
+
+@dataclass(frozen=True)
 class Dashboard:
     orders_today: int
     revenue_today: list[tuple[str, Decimal]]
     """(currency, total) of today's orders that were not cancelled."""
     orders_per_day: list[DayBar]
-    low_stock: list[Product]
+    low_stock: list[LowStock]
     pictures_pending: int
     pictures_failed: int
     model_key: str
     photo_searches_today: int
     text_searches_today: int
     photo_searches_per_day: list[DayBar]
+
+    @property
+    def photo_searches_total(self) -> float:
+        return sum(bar.value for bar in self.photo_searches_per_day)
 
 
 def dashboard_read() -> Dashboard:
@@ -74,9 +105,7 @@ def dashboard_read() -> Dashboard:
         orders_today=todays.count(),
         revenue_today=list(todays.values_list("currency").annotate(total=Sum("total")).values_list("currency", "total")),
         orders_per_day=_bars([(since + timedelta(days=n), per_day.get(since + timedelta(days=n), 0)) for n in range(DAYS)]),
-        low_stock=list(
-            Product.objects.filter(is_published=True, stock_quantity__lte=LOW_STOCK).order_by("stock_quantity", "name")[:12]
-        ),
+        low_stock=_low_stock(),
         pictures_pending=states.get(EmbeddingStatus.PENDING, 0),
         pictures_failed=states.get(EmbeddingStatus.FAILED, 0),
         model_key=key,

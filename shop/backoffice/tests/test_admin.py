@@ -234,6 +234,18 @@ def test_bulk_actions_publish_move_and_reprice_through_the_catalogue_service(adm
     assert Event.objects.filter(topic="product.updated").count() - events_before == 9
 
 
+def test_dashboard_lists_a_variant_running_out_although_its_product_has_plenty(admin_client):
+    from catalog.services import VariantData, product_variant_create
+
+    shirt = ProductFactory(name="T-Shirt", stock_quantity=0)
+    for size, stock in [("M", 1), ("L", 30)]:
+        product_variant_create(product=shirt, data=VariantData(sku=f"TEE-{size}", name=size, stock_quantity=stock))
+
+    board = admin_client.get("/admin/dashboard/").context["board"]
+
+    assert [(row.name, row.sku, row.stock) for row in board.low_stock] == [("T-Shirt, M", "TEE-M", 1)]
+
+
 def test_dashboard_shows_todays_orders_stock_running_out_pictures_and_searches(admin_client, client, catalogue):
     from unittest import mock
 
