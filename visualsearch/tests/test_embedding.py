@@ -31,6 +31,20 @@ def test_same_picture_same_vector_and_batch_matches_single():
     np.testing.assert_allclose(single, batch, atol=1e-5)
 
 
+def test_a_cpu_batch_in_chunks_gives_the_vectors_and_concepts_of_the_whole_batch(monkeypatch):
+    embedder = embedder_for(DEFAULT_MODEL_KEY)
+    size = embedder.spec.preprocessing.size
+    batch = torch.randn(9, 3, size, size, generator=torch.Generator().manual_seed(0))  # chunks of 4, 4, 1
+
+    chunked = embedder.embed_batch_with_concepts(batch)
+    monkeypatch.setattr(embedder, "CPU_CHUNK", 64)
+    whole = embedder.embed_batch_with_concepts(batch)
+
+    assert chunked.vectors.shape == (9, 1280) and len(chunked.concepts) == 9
+    np.testing.assert_allclose(chunked.vectors, whole.vectors, atol=1e-6)
+    assert [sorted(c) for c in chunked.concepts] == [sorted(c) for c in whole.concepts]
+
+
 def test_similar_pictures_are_closer_than_different_ones():
     # a real product picture, a shopper's mirrored, cropped, re-encoded copy of it, and another product
     embedder = embedder_for(DEFAULT_MODEL_KEY)
