@@ -138,16 +138,23 @@ class JobPhotos:
     refused: list[RefusedPhoto]
 
 
-def _is_zip(data: bytes) -> bool:
-    return data[:4] == b"PK\x03\x04"
+def _zip_open(data: bytes) -> zipfile.ZipFile | None:
+    """The upload as a zip, or None when it is not one that can be read (then it is a photo, or refused as one)."""
+    if data[:4] != b"PK\x03\x04":
+        return None
+    try:
+        return zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError):
+        return None
 
 
 def job_photos_read(*, files: list[tuple[str, bytes]]) -> JobPhotos:
     """Every uploaded file through the one intake, a zip's photo members one by one.
 
     A refused file or member is listed with the intake's message and the rest proceeds. Raises the intake's
-    ImageRejected when the only file sent is refused (the same answer as every other upload point), JobRejected
-    when nothing acceptable is left, a zip cannot be read, or there are more than STAFFTOOLS_MAX_PHOTOS.
+    ImageRejected when the only file sent is refused (the same answer as every other upload point; a zip that
+    cannot be read is judged as a photo), JobRejected when nothing acceptable is left or there are more than
+    STAFFTOOLS_MAX_PHOTOS.
     """
     limits = intake_limits()
     accepted: list[AcceptedPhoto] = []
@@ -167,17 +174,15 @@ def job_photos_read(*, files: list[tuple[str, bytes]]) -> JobPhotos:
             refused.append(RefusedPhoto(name=name, code=error.code.value, message=error.message))
 
     for name, data in files:
-        if _is_zip(data):
-            try:
-                with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                    for member, content in zip_photos(archive, max_bytes=limits.max_bytes):
-                        take(member, content)
-            except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
-                raise JobRejected(ErrorCode.ZIP_UNREADABLE, f"{name}: the zip file cannot be read ({error}).") from None
-        else:
-            take(name, data)
+        archive = _zip_open(data)
+        if archive is None:
+            take(name, data)  # a photo, or a file that only looks like a zip: the intake says what it is
+            continue
+        with archive:
+            for member, content in zip_photos(archive, max_bytes=limits.max_bytes):
+                take(member, content)
     if not accepted:
-        if len(files) == 1 and len(rejections) == 1 and not _is_zip(files[0][1]):
+        if len(files) == 1 and len(rejections) == 1 and _zip_open(files[0][1]) is None:
             raise rejections[0]
         detail = "; ".join(f"{r.name}: {r.message}" for r in refused[:10])
         raise JobRejected(ErrorCode.JOB_NO_PHOTOS, "No photo to work on" + (f" ({detail})." if detail else "."))

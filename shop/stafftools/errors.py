@@ -8,7 +8,6 @@ import enum
 class ErrorCode(str, enum.Enum):
     JOB_NO_PHOTOS = "job_no_photos"
     JOB_TOO_MANY_PHOTOS = "job_too_many_photos"
-    ZIP_UNREADABLE = "zip_unreadable"
     CSV_INVALID = "csv_invalid"
     SKU_UNKNOWN = "sku_unknown"
 

@@ -11,7 +11,9 @@ from decimal import Decimal
 
 from .models import IdentifyJob, IdentifyJobPhoto, JobKind, PhotoStatus
 
-EXPORTS: dict[str, tuple[str, ...]] = {JobKind.DELIVERY: ("counts", "photos"), JobKind.OUTSIDE: ("listings", "categories")}
+EXPORTS: dict[str, tuple[str, ...]] = {
+    JobKind.DELIVERY.value: ("counts", "photos"), JobKind.OUTSIDE.value: ("listings", "categories"),
+}
 
 
 @dataclass(frozen=True)

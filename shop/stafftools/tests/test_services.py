@@ -80,9 +80,9 @@ def test_a_lone_refused_file_gets_the_intakes_answer_and_nothing_acceptable_is_r
     assert none.value.code is ErrorCode.JOB_NO_PHOTOS
     assert none.value.message == ("No photo to work on (a.jpg: The file is empty.; b.jpg: This file is not a picture "
                                   "we can read. Use a JPEG, PNG, WebP, HEIC or AVIF photo.).")
-    with pytest.raises(JobRejected) as bad_zip:
+    with pytest.raises(ImageRejected) as bad_zip:  # not a zip that can be read, so judged as a photo
         job_photos_read(files=[("d.zip", b"PK\x03\x04 truncated")])
-    assert bad_zip.value.code is ErrorCode.ZIP_UNREADABLE
+    assert bad_zip.value.code is ImageErrorCode.IMAGE_UNREADABLE
 
 
 def test_too_many_photos_are_refused(settings):
