@@ -1,6 +1,8 @@
 """Staff pages outside the model admin: the dashboard, identify goods (one photo, or a batch job for a delivery or
 outside listings), analytics."""
 
+import base64
+
 from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
@@ -17,6 +19,7 @@ from shop.stafftools.models import IdentifyJob, IdentifyJobPhoto, JobKind
 from shop.stafftools.selectors import EXPORTS as JOB_EXPORTS
 from shop.stafftools.selectors import delivery_report, jobs_list, outside_report, report_csv
 from shop.stafftools.services import identify_job_create, identify_job_delete
+from visualsearch.explanations import explanation_jpegs, match_explain
 from visualsearch.selectors import active_model_key, close_match_threshold
 
 from .analytics import EXPORTS, days_from, export_csv, export_filename, ranks_chart, searches_chart
@@ -33,18 +36,30 @@ def dashboard(request):
     )
 
 
+def _heat_maps(*, data: bytes, image_id: int) -> tuple[str, str] | None:
+    """Both pictures with where they look alike, as data: URIs (staff always see why a result came up)."""
+    explained = match_explain(data=data, image_id=image_id)
+    if explained is None:
+        return None
+    query_jpeg, match_jpeg = explanation_jpegs(explained, quality=75)
+    return tuple("data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii") for jpeg in (query_jpeg, match_jpeg))
+
+
 @staff_member_required
 def identify(request):
     """A photo of an item in hand (a return, a box without a label) -> the closest products with SKU, stock,
     price and their latest orders. The photo is not kept."""
     form = IdentifyForm(request.POST or None, request.FILES or None)
-    result = None
+    result, rows = None, []
     if request.method == "POST" and form.is_valid():
-        result = goods_identify(data=form.cleaned_data["photo"], limit=8)
+        data = form.cleaned_data["photo"]
+        result = goods_identify(data=data, limit=8)
+        rows = [(item, _heat_maps(data=data, image_id=item.match.image.id)) for item in result.results]
     return TemplateResponse(
         request,
         "admin/backoffice/identify.html",
-        {**admin.site.each_context(request), "title": "Identify goods from a photo", "form": form, "result": result},
+        {**admin.site.each_context(request), "title": "Identify goods from a photo", "form": form, "result": result,
+         "rows": rows, "threshold": close_match_threshold(result.model_key) if result else None},
         status=400 if form.is_bound and not form.is_valid() else 200,
     )
 
