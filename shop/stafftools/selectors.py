@@ -132,8 +132,9 @@ class OutsideItem:
 
     @property
     def price_difference(self) -> Decimal | None:
-        """The listing's price minus our closest product's (positive: they are dearer)."""
-        if self.photo.price is None or not self.first:
+        """The listing's price minus our closest product's (positive: they are dearer); None without a close match
+        (a price against a product that is something else says nothing)."""
+        if self.photo.price is None or not self.first or not self.photo.close:
             return None
         return self.photo.price - Decimal(self.first["price"])
 
@@ -177,8 +178,7 @@ def outside_report(*, job: IdentifyJob) -> OutsideReport:
     categories = [
         CategoryCoverage(
             category=name, items=len(group), covered=sum(1 for i in group if i.photo.close),
-            median_price_difference=_median([i.price_difference for i in group
-                                             if i.photo.close and i.price_difference is not None]),
+            median_price_difference=_median([i.price_difference for i in group if i.price_difference is not None]),
         )
         for name, group in sorted(by_category.items(), key=lambda kv: (-len(kv[1]), kv[0]))
     ]
