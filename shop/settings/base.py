@@ -295,7 +295,7 @@ VISUALSEARCH_CLOSE_MATCH_SIMILARITY = env.float("VISUALSEARCH_CLOSE_MATCH_SIMILA
 
 # --- Staff tools -----------------------------------------------------------------------------------------
 # Batch identify jobs (shop/stafftools): a worker claims one photo at a time for CLAIM_LEASE_SECONDS (a photo
-# takes ~0.3 s on 2 cores, so a claim older than that means its worker died); a photo is tried MAX_ATTEMPTS
+# takes about a second on 2 cores, so a claim that old means its worker died); a photo is tried MAX_ATTEMPTS
 # times; a job message older than RESEND_AFTER_SECONDS whose photos nobody took is sent again by the reconciler.
 STAFFTOOLS_CLAIM_LEASE_SECONDS = env.int("STAFFTOOLS_CLAIM_LEASE_SECONDS", default=300)
 STAFFTOOLS_MAX_ATTEMPTS = env.int("STAFFTOOLS_MAX_ATTEMPTS", default=3)
