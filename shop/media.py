@@ -31,6 +31,9 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-site",
     "Content-Disposition": "inline",
 }
+PRIVATE_DIR = "private"
+"""Files under MEDIA_ROOT/private/ (outside listings' and deliveries' photos of staff jobs) are never served here:
+staff see them through their own pages."""
 # Stored names are content hashes and are never rewritten in place: a day of caching is safe.
 CACHE_CONTROL = "public, max-age=86400"
 
@@ -40,6 +43,8 @@ def media_path(relative: str) -> Path | None:
     cleaned = posixpath.normpath(unquote(relative)).lstrip("/")
     parts = cleaned.split("/")
     if cleaned in ("", ".") or any(part in ("", ".", "..") or part.startswith(".") for part in parts):
+        return None
+    if parts[0] == PRIVATE_DIR:
         return None
     if "\x00" in cleaned or posixpath.splitext(cleaned)[1].lower() not in CONTENT_TYPES:
         return None

@@ -483,3 +483,19 @@ def images_near_image(*, image_id: int, limit: int = 20, max_distance: float = 0
         ef_search=settings.VISUALSEARCH_EF_SEARCH,
     )
     return [hit for hit in hits if hit.image_id != image_id and hit.distance <= max_distance][:limit]
+
+
+def product_picture_vectors(*, product_id: int, model_key: str) -> np.ndarray:
+    """The key's ready vectors of a product's catalogue pictures, one row each (unit length), in picture order;
+    shape (0, d) when none is embedded yet. Staff tools compare a photo with a product's own pictures."""
+    rows = list(
+        ImageEmbedding.objects.filter(
+            image__product_id=product_id, image__kind="catalogue", model_key=model_key, status=EmbeddingStatus.READY
+        )
+        .order_by("image__position", "image_id")
+        .values_list("vector", flat=True)
+    )
+    if not rows:
+        return np.zeros((0, spec_for(model_key).dimension), dtype=np.float32)
+    vectors = np.asarray([np.asarray(row, dtype=np.float32) for row in rows])
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)

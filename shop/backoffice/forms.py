@@ -91,3 +91,80 @@ class IdentifyForm(forms.Form):
         except ImageRejected as error:
             raise ValidationError(error.message, code=error.code.value) from None
         return data
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field (Django's documented pattern); cleans to a list of uploads."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/*,.heic,.heif,.avif,.zip"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, (list, tuple)) and data:
+            return [single(item, initial) for item in data]
+        return [single(data, initial)]
+
+
+class IdentifyJobForm(forms.Form):
+    """A batch for a job: photos (several, or zips of them) through the one intake, and the list that comes with
+    them (a delivery's expected ``sku,quantity``, or the listings' ``file,title,price,url``)."""
+
+    title = forms.CharField(label="Title", max_length=200, required=False)
+    photos = MultipleFileField(
+        label="Photos", help_text="Choose several photos, or a zip of them (JPEG, PNG, WebP, HEIC or AVIF; at most 25 MB "
+                                  "per upload: send a larger delivery as several jobs)")
+    listing = forms.FileField(required=False)
+
+    def __init__(self, *args, kind: str, **kwargs):
+        from shop.stafftools.models import JobKind
+
+        super().__init__(*args, **kwargs)
+        self.kind = kind
+        if kind == JobKind.DELIVERY:
+            self.fields["listing"].label = "Expected list (CSV, optional)"
+            self.fields["listing"].help_text = "Columns sku,quantity: what the delivery should hold"
+        else:
+            self.fields["listing"].label = "Listings (CSV, optional)"
+            self.fields["listing"].help_text = "Columns file,title,price,url; file is the photo's name (its path in the zip)"
+        self.job_photos = None
+        self.expected = []
+        self.listings = {}
+
+    def clean_photos(self):
+        from shop.stafftools.batches import job_photos_read
+        from shop.stafftools.errors import JobRejected
+
+        uploads = self.cleaned_data["photos"]
+        try:
+            self.job_photos = job_photos_read(files=[(upload.name, upload.read()) for upload in uploads])
+        except ImageRejected as error:
+            raise ValidationError(error.message_in(gettext), code=error.code.value) from None
+        except JobRejected as error:
+            raise ValidationError(error.message, code=error.code.value) from None
+        return uploads
+
+    def clean_listing(self):
+        from shop.stafftools.batches import expected_read, listings_read
+        from shop.stafftools.errors import ErrorCode, JobRejected
+        from shop.stafftools.models import JobKind
+
+        upload = self.cleaned_data.get("listing")
+        if upload is None:
+            return None
+        try:
+            text = upload.read().decode("utf-8-sig")
+            if self.kind == JobKind.DELIVERY:
+                self.expected = expected_read(text)
+            else:
+                self.listings = listings_read(text)
+        except UnicodeDecodeError:
+            raise ValidationError("The CSV must be UTF-8 text.", code=ErrorCode.CSV_INVALID.value) from None
+        except JobRejected as error:
+            raise ValidationError(error.message, code=error.code.value) from None
+        return upload

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "recommendations",
     "shop.orders",
     "shop.accounts",
+    "shop.stafftools",
     "shop.partners",
     "shop.storefront",
     "shop.backoffice",
@@ -176,6 +177,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recommendations.tasks.clicks_retrain_task",
         "schedule": env.float("RECOMMENDATIONS_RETRAIN_HOURS", default=24.0) * 3600.0,
     },
+    "identify-jobs-reconcile": {  # batch identify jobs a lost message or a dead worker left (shop/stafftools)
+        "task": "shop.stafftools.tasks.identify_jobs_reconcile_task",
+        "schedule": 60.0,
+    },
     "webhook-deliveries-reconcile": {
         "task": "shop.partners.tasks.webhook_deliveries_reconcile_task",
         "schedule": 300.0,
@@ -287,6 +292,15 @@ VISUALSEARCH_PRELOAD_MODEL = env.bool("VISUALSEARCH_PRELOAD_MODEL", default=Fals
 # Cosine similarity under which a photo search says "no close match"; unset: the calibrated value per model key
 # (visualsearch/selectors.py, CLOSE_MATCH_SIMILARITY).
 VISUALSEARCH_CLOSE_MATCH_SIMILARITY = env.float("VISUALSEARCH_CLOSE_MATCH_SIMILARITY", default=None)
+
+# --- Staff tools -----------------------------------------------------------------------------------------
+# Batch identify jobs (shop/stafftools): a worker claims one photo at a time for CLAIM_LEASE_SECONDS (a photo
+# takes about a second on 2 cores, so a claim that old means its worker died); a photo is tried MAX_ATTEMPTS
+# times; a job message older than RESEND_AFTER_SECONDS whose photos nobody took is sent again by the reconciler.
+STAFFTOOLS_CLAIM_LEASE_SECONDS = env.int("STAFFTOOLS_CLAIM_LEASE_SECONDS", default=300)
+STAFFTOOLS_MAX_ATTEMPTS = env.int("STAFFTOOLS_MAX_ATTEMPTS", default=3)
+STAFFTOOLS_RESEND_AFTER_SECONDS = env.int("STAFFTOOLS_RESEND_AFTER_SECONDS", default=120)
+STAFFTOOLS_MAX_PHOTOS = env.int("STAFFTOOLS_MAX_PHOTOS", default=1000)  # per job, zip members included
 
 # --- API -----------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

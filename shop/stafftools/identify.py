@@ -13,7 +13,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from shop.orders.models import OrderLine
-from visualsearch.selectors import ProductMatch, SearchFilters, photo_query, products_near_photo
+from visualsearch.errors import ImageRejected
+from visualsearch.selectors import PhotoQuery, ProductMatch, SearchFilters, photo_query, products_near_photo
 
 RECENT_ORDERS = 5
 
@@ -40,15 +41,22 @@ class Identification:
     results: list[IdentifiedProduct]
 
 
+def photo_closest(*, data: bytes, limit: int) -> tuple[PhotoQuery, list[ProductMatch]]:
+    """A photo's query (its vectors) and the closest products of the whole catalogue, published or not: the one
+    staff path shared by identify, batch jobs and outside listings. Raises ImageRejected; nothing is stored."""
+    query = photo_query(data)
+    matches = products_near_photo(
+        vector=query.vector, model_key=query.model_key, filters=SearchFilters(include_unpublished=True), limit=limit
+    )
+    return query, matches
+
+
 def goods_identify(*, data: bytes, limit: int = 5) -> Identification:
     """The closest products to a photo of an item in hand, with stock, price and their latest orders.
 
     Raises ImageRejected for files that are not acceptable photos; nothing is stored.
     """
-    query = photo_query(data)
-    matches = products_near_photo(
-        vector=query.vector, model_key=query.model_key, filters=SearchFilters(include_unpublished=True), limit=limit
-    )
+    query, matches = photo_closest(data=data, limit=limit)
     lines = (
         OrderLine.objects.filter(product_id__in=[m.product.id for m in matches])
         .select_related("order")
@@ -81,6 +89,8 @@ class OutsideMatch:
     matches: list[ProductMatch]
     error: str = ""
     """Why the photo could not be searched (the intake's message); then there are no matches."""
+    error_code: str = ""
+    model_key: str = ""
 
     @property
     def price_difference(self) -> Decimal | None:
@@ -93,13 +103,9 @@ class OutsideMatch:
 def outside_listing_match(*, listing: OutsideListing, data: bytes, limit: int = 5) -> OutsideMatch:
     """One outside listing's photo against the catalogue: its closest own products, and whether the shop sells
     the thing at all (the first match's close-match flag)."""
-    from visualsearch.errors import ImageRejected
-
     try:
-        query = photo_query(data)
+        query, matches = photo_closest(data=data, limit=limit)
     except ImageRejected as error:
-        return OutsideMatch(listing=listing, close=False, matches=[], error=error.message)
-    matches = products_near_photo(
-        vector=query.vector, model_key=query.model_key, filters=SearchFilters(include_unpublished=True), limit=limit
-    )
-    return OutsideMatch(listing=listing, close=bool(matches) and matches[0].close, matches=matches)
+        return OutsideMatch(listing=listing, close=False, matches=[], error=error.message, error_code=error.code.value)
+    return OutsideMatch(listing=listing, close=bool(matches) and matches[0].close, matches=matches,
+                        model_key=query.model_key)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import explain, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -8,6 +8,7 @@ urlpatterns = [
     path("p/<slug:slug>/", views.product, name="product"),
     path("search/", views.text_search, name="search"),
     path("search/photo/", views.photo_search, name="photo_search"),
+    path("search/photo/why/", explain.photo_why, name="photo_why"),
     path("cart/", views.cart, name="cart"),
     path("cart/add/", views.cart_add, name="cart_add"),
     path("cart/update/", views.cart_update, name="cart_update"),

@@ -206,6 +206,7 @@
     const fresh = doc.getElementById("results-area");
     if (fresh) resultsArea.innerHTML = fresh.innerHTML;
     drawObjects();
+    showWhyButtons();
     const q = new URL(url, location.href).searchParams.get("q") || "";
     queryInput.value = q;
     if (q) {
@@ -350,6 +351,50 @@
     pickObject(Number(chip.dataset.index));
   });
 
+  // --- "Why this?": only for the shopper who asks. The server keeps no photo, so the one this tab holds (as
+  // searched: the crop) goes with the result's picture id; the answer is a small panel under the card. ---
+  function showWhyButtons() {
+    resultsArea.querySelectorAll(".why-this").forEach(function (b) { b.hidden = !photo; });
+  }
+
+  function closeWhy() {
+    resultsArea.querySelectorAll(".why-panel").forEach(function (el) { el.remove(); });
+    resultsArea.querySelectorAll(".why-this[aria-expanded=true]").forEach(function (b) {
+      b.setAttribute("aria-expanded", "false");
+    });
+  }
+
+  resultsArea.addEventListener("click", async function (e) {
+    const button = e.target.closest && e.target.closest(".why-this");
+    if (!button || !photo) return;
+    e.preventDefault();
+    const open = resultsArea.querySelector(".why-panel");
+    const wasThis = open && open.dataset.for === button.dataset.image;
+    closeWhy();
+    if (wasThis) return; // a second press closes it
+    const holder = document.createElement("div");
+    holder.className = "why-panel loading";
+    holder.dataset.for = button.dataset.image;
+    holder.setAttribute("role", "status");
+    holder.textContent = form.dataset.whyBusy;
+    button.closest(".card").after(holder);
+    button.setAttribute("aria-expanded", "true");
+    const data = new FormData();
+    data.set("csrfmiddlewaretoken", form.querySelector("[name=csrfmiddlewaretoken]").value);
+    data.set("image_id", button.dataset.image);
+    data.set("image", new File([await blobOf(canvasOf(photo.img, crop, SEND_SIDE), 0.9)], "photo.jpg", { type: "image/jpeg" }));
+    try {
+      const response = await fetch(form.dataset.whyUrl, { method: "POST", body: data, credentials: "same-origin" });
+      const panel = new DOMParser().parseFromString(await response.text(), "text/html").querySelector(".why-panel");
+      if (!holder.isConnected) return; // closed, or new results, meanwhile
+      if (!panel) { holder.textContent = form.dataset.failed; return; }
+      panel.dataset.for = button.dataset.image;
+      holder.replaceWith(panel);
+    } catch (err) {
+      if (holder.isConnected) holder.textContent = form.dataset.failed;
+    }
+  });
+
   // --- picking the photo ---
   input.addEventListener("change", function () { useFile(input.files[0]); });
   if (camera) camera.addEventListener("change", function () { useFile(camera.files[0]); });
@@ -391,6 +436,7 @@
       crop = saved.crop || FULL;
       showPhoto();
       drawObjects();
+      showWhyButtons();
     });
   }
   window.addEventListener("popstate", function () { location.reload(); });

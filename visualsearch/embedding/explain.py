@@ -8,6 +8,7 @@ forward pass for the pair, and none for a shopper who does not ask.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,8 +76,6 @@ def pair_explain(embedder: Embedder, query: Image.Image, match: Image.Image, *, 
 
 def heat_png(heat: np.ndarray, size: tuple[int, int]) -> bytes:
     """The heat map as a translucent overlay PNG of ``size`` (warm = alike), for drawing over the picture."""
-    import io
-
     cells = Image.fromarray((np.clip(heat, 0, 1) * 255).astype(np.uint8), "L").resize(size, Image.Resampling.BICUBIC)
     alpha = np.asarray(cells, dtype=np.float32) / 255.0
     rgba = np.zeros((size[1], size[0], 4), dtype=np.uint8)
@@ -86,3 +85,10 @@ def heat_png(heat: np.ndarray, size: tuple[int, int]) -> bytes:
     out = io.BytesIO()
     Image.fromarray(rgba, "RGBA").save(out, "PNG")
     return out.getvalue()
+
+
+def heat_overlaid(view: Image.Image, heat: np.ndarray) -> Image.Image:
+    """The picture as the network saw it (``Preprocessing.view``) with the heat map laid over it: one plain RGB
+    picture a page can show without stacking two."""
+    overlay = Image.open(io.BytesIO(heat_png(heat, view.size))).convert("RGBA")
+    return Image.alpha_composite(view.convert("RGBA"), overlay).convert("RGB")

@@ -80,6 +80,14 @@ class Preprocessing:
         import numpy as np
         import torch
 
+        image = self.view(image)
+        array = np.asarray(image, dtype=np.float32) / 255.0
+        array = (array - np.asarray(self.mean, dtype=np.float32)) / np.asarray(self.std, dtype=np.float32)
+        return torch.from_numpy(array.transpose(2, 0, 1).copy())
+
+    def view(self, image: Image.Image) -> Image.Image:
+        """The ``size`` x ``size`` picture the network sees (trimmed, padded, resized, cropped), before scaling:
+        what an explanation's heat map lies over."""
         image = image.convert("RGB")
         if self.trim_background:
             image = _background_trim(image)
@@ -92,10 +100,7 @@ class Preprocessing:
         image = image.resize(new_size, Image.Resampling.BICUBIC, reducing_gap=3.0)
         left = (new_size[0] - self.size) // 2
         top = (new_size[1] - self.size) // 2
-        image = image.crop((left, top, left + self.size, top + self.size))
-        array = np.asarray(image, dtype=np.float32) / 255.0
-        array = (array - np.asarray(self.mean, dtype=np.float32)) / np.asarray(self.std, dtype=np.float32)
-        return torch.from_numpy(array.transpose(2, 0, 1).copy())
+        return image.crop((left, top, left + self.size, top + self.size))
 
 
 @dataclass(frozen=True)

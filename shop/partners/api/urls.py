@@ -14,6 +14,8 @@ urlpatterns = [
     path("search/actions", search.SearchActionApi.as_view(), name="search-actions"),
     # staff tools
     path("identify", stafftools.IdentifyApi.as_view(), name="identify"),
+    path("identify/jobs", stafftools.IdentifyJobCreateApi.as_view(), name="identify-job-create"),
+    path("identify/jobs/<int:job_id>", stafftools.IdentifyJobDetailApi.as_view(), name="identify-job-detail"),
     path("products/<int:product_id>/similar", search.ProductSimilarApi.as_view(), name="product-similar"),
     path(
         "products/<int:product_id>/bought-together", search.ProductBoughtTogetherApi.as_view(),

@@ -262,3 +262,114 @@ def test_accepted_specimens_are_embedded_by_a_real_worker(specimens, celery_work
              what="the worker to embed the accepted specimens")
     assert ImageEmbedding.objects.filter(status="ready").count() == len(distinct) == ProductImage.objects.count()
     assert celery_worker.poll() is None
+
+
+# --- the staff tools' batch jobs: the delivery page, the jobs API, and a zip of the whole corpus ---------------
+
+
+def _job_files_problems(label: str, media_root) -> list[str]:
+    from shop.stafftools.models import IdentifyJobPhoto
+
+    problems = []
+    for photo in IdentifyJobPhoto.objects.exclude(file=""):
+        problems += [f"{label}: {p}" for p in stored_file_problems(media_root / photo.file.name)]
+    return problems
+
+
+@pytest.mark.django_db
+def test_batch_job_page_answers_every_hostile_file_and_stores_only_clean_jpegs(specimens, admin_user, _media_root):
+    from shop.stafftools.models import IdentifyJob, IdentifyJobPhoto
+
+    client = Client(raise_request_exception=False)
+    client.force_login(admin_user)
+    wrong, accepted = [], 0
+    for specimen in specimens:
+        jobs_before, files_before = IdentifyJob.objects.count(), media_files(_media_root)
+        body, content_type = multipart(fields={"title": "hostile"}, file_field="photos", file_name=specimen.name,
+                                       data=specimen.data, content_type=specimen.content_type)
+        response = client.post("/admin/identify/deliveries/", body, content_type=content_type)
+        if response.status_code == 302:
+            accepted += 1
+            verdict = _judge(specimen, accepted=True, status=302, message=None)
+            job = IdentifyJob.objects.latest("id")
+            if list(job.photos.values_list("status", flat=True)) != ["pending"]:
+                wrong.append(f"{specimen.label}: accepted but its job holds {list(job.photos.values('status'))}")
+        else:
+            errors = _admin_errors(response.content.decode())
+            if response.status_code == 400 and MALFORMED_PAGE_TEXT in response.content.decode():
+                errors = [MALFORMED_PAGE_TEXT]
+            verdict = _judge(specimen, accepted=False, status=response.status_code, message=errors[0] if errors else None)
+            if IdentifyJob.objects.count() != jobs_before or media_files(_media_root) != files_before:
+                wrong.append(f"{specimen.label}: refused but something was stored")
+        if verdict:
+            wrong.append(verdict)
+    wrong += _job_files_problems("job photo", _media_root)
+    assert wrong == [], "\n".join(wrong)
+    assert accepted >= sum(1 for s in specimens if s.outcome is Outcome.ACCEPT)
+    assert IdentifyJobPhoto.objects.count() == accepted == len(media_files(_media_root))
+
+
+@pytest.mark.django_db
+def test_batch_job_api_answers_every_hostile_file(specimens, _media_root):
+    from shop.partners.tests.api.fixtures import UserFactory, key_for
+    from shop.stafftools.models import IdentifyJob
+
+    client = Client(raise_request_exception=False, HTTP_X_API_KEY=key_for(UserFactory(), "read", "write"))
+    wrong = []
+    for specimen in specimens:
+        jobs_before, files_before = IdentifyJob.objects.count(), media_files(_media_root)
+        body, content_type = multipart(fields={"kind": "outside"}, file_field="photos", file_name=specimen.name,
+                                       data=specimen.data, content_type=specimen.content_type)
+        response = client.post("/api/v1/identify/jobs", body, content_type=content_type)
+        payload = response.json() if response.headers.get("Content-Type", "").startswith("application/json") else {}
+        message = payload.get("message")
+        if payload.get("code") == "invalid" and "photos" in payload.get("details", {}):
+            details = payload["details"]["photos"]
+            message = details[0] if isinstance(details, list) else next(iter(details.values()))[0]
+        verdict = _judge(specimen, accepted=response.status_code == 202, status=response.status_code, message=message)
+        if response.status_code != 202 and (IdentifyJob.objects.count() != jobs_before
+                                            or media_files(_media_root) != files_before):
+            wrong.append(f"{specimen.label}: refused but something was stored")
+        if verdict:
+            wrong.append(verdict)
+    wrong += _job_files_problems("job photo", _media_root)
+    assert wrong == [], "\n".join(wrong)
+
+
+@pytest.mark.django_db
+def test_a_zip_of_the_whole_corpus_lists_each_refused_member_with_its_reason(specimens, _media_root, admin_user):
+    """One zip holding every specimen (as n.jpg: zip members are read as photos by their name): each refused
+    member is listed with a code that is a right answer for it, the rest are stored as clean JPEGs."""
+    import io
+    import zipfile
+
+    from shop.stafftools.models import IdentifyJob
+
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, specimen in enumerate(specimens):
+            z.writestr(f"{n:04d}.jpg", specimen.data)
+    client = Client(raise_request_exception=False)
+    client.force_login(admin_user)
+    body, content_type = multipart(fields={}, file_field="photos", file_name="corpus.zip", data=archive.getvalue(),
+                                   content_type="application/zip")
+    response = client.post("/admin/identify/deliveries/", body, content_type=content_type)
+    assert response.status_code == 302
+    photos = {p.name: p for p in IdentifyJob.objects.get().photos.all()}
+    wrong = []
+    for n, specimen in enumerate(specimens):
+        photo = photos.get(f"{n:04d}.jpg")
+        if photo is None:
+            wrong.append(f"{specimen.label}: not listed")
+            continue
+        if photo.status == "pending":
+            verdict = _judge(specimen, accepted=True, status=302, message=None)
+        else:
+            verdict = _judge(specimen, accepted=False, status=400, message=photo.error)
+            if photo.file or code_of_message(photo.error) != ErrorCode(photo.error_code):
+                wrong.append(f"{specimen.label}: refused as {photo.error_code} with a file or another code's message")
+        if verdict:
+            wrong.append(verdict)
+    wrong += _job_files_problems("job photo", _media_root)
+    assert wrong == [], "\n".join(wrong)
+    assert len(photos) == len(specimens)

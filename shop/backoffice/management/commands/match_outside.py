@@ -16,53 +16,18 @@ our assortment" (no close match) is right.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import zipfile
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from shop.stafftools.batches import folder_or_zip_photos, listings_read
+from shop.stafftools.errors import JobRejected
 from shop.stafftools.identify import OutsideListing, OutsideMatch, outside_listing_match
-from shop.backoffice.importing import IMAGE_SUFFIXES
+from visualsearch.errors import ImageRejected
 
 EVAL_DIR = Path(settings.BASE_DIR).parent / "shared" / "eval"
-
-
-def _photos(path: Path):
-    """(name inside PATH, bytes) of every photo in a folder or a zip, in name order."""
-    if path.is_dir():
-        for file in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
-            yield str(file.relative_to(path)), file.read_bytes()
-    elif zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            for info in sorted(archive.infolist(), key=lambda i: i.filename):
-                if not info.is_dir() and Path(info.filename).suffix.lower() in IMAGE_SUFFIXES:
-                    yield info.filename, archive.read(info)
-    else:
-        raise CommandError(f"{path} is neither a folder nor a zip file")
-
-
-def _listings(csv_path: Path | None) -> dict[str, OutsideListing]:
-    if csv_path is None:
-        return {}
-    found = {}
-    with csv_path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        if "file" not in (reader.fieldnames or []):
-            raise CommandError(f"{csv_path.name} needs a 'file' column (title, price and url are optional)")
-        for row in reader:
-            try:
-                price = Decimal(row["price"]) if (row.get("price") or "").strip() else None
-            except InvalidOperation:
-                price = None
-            found[row["file"].strip()] = OutsideListing(
-                file=row["file"].strip(), title=(row.get("title") or "").strip(), price=price, url=(row.get("url") or "").strip()
-            )
-    return found
 
 
 def match_as_dict(result: OutsideMatch) -> dict:
@@ -108,11 +73,20 @@ class Command(BaseCommand):
             raise CommandError("give PATH (a folder or a zip of photos), or --evaluate")
         if not path.exists():
             raise CommandError(f"{path} does not exist")
-        listings = _listings(options["csv"])
+        try:
+            listings = listings_read(options["csv"].read_text(encoding="utf-8-sig")) if options["csv"] else {}
+            photos = list(folder_or_zip_photos(path))
+        except (JobRejected, ValueError) as error:
+            raise CommandError(getattr(error, "message", str(error))) from None
         results = []
-        for name, data in _photos(path):
+        for name, data in photos:
             listing = listings.get(name, OutsideListing(file=name))
-            results.append(match_as_dict(outside_listing_match(listing=listing, data=data, limit=options["limit"])))
+            if isinstance(data, ImageRejected):  # a member too large to unpack, or damaged in the zip
+                result = OutsideMatch(listing=listing, close=False, matches=[], error=data.message,
+                                      error_code=data.code.value)
+            else:
+                result = outside_listing_match(listing=listing, data=data, limit=options["limit"])
+            results.append(match_as_dict(result))
         if options["json"]:
             options["json"].write_text(json.dumps(results, indent=2, ensure_ascii=False))
         close = sum(r["close"] for r in results)

@@ -55,6 +55,8 @@ def test_schema_lists_every_operation_the_key_scheme_and_every_error_code(client
         ("/api/v1/search/explain", "post"),
         ("/api/v1/search/actions", "post"),
         ("/api/v1/identify", "post"),
+        ("/api/v1/identify/jobs", "post"),
+        ("/api/v1/identify/jobs/{job_id}", "get"),
         ("/api/v1/webhooks", "get"),
         ("/api/v1/webhooks", "post"),
         ("/api/v1/webhooks/{endpoint_id}", "get"),

@@ -74,3 +74,51 @@ def test_match_outside_lists_each_photo_of_a_zip_with_its_matches_price_differen
     assert teapot["close"] is True and teapot["matches"][0]["sku"] == catalogue["Teapot"].sku
     assert set(teapot["matches"][0]) == {"product_id", "sku", "name", "similarity"} and len(teapot["matches"]) == 2
     assert (teapot["title"], teapot["price"], teapot["price_difference"]) == ("Ceramic teapot", "29.50", "-5.50")
+
+
+def test_a_batch_job_is_made_and_read_through_the_api_by_its_owner_only(partner_writer, partner_reader, catalogue,
+                                                                        other_partner):
+    from shop.partners.tests.api.fixtures import api, key_for
+    from shop.stafftools.models import IdentifyJob
+    from shop.stafftools.services import identify_job_process
+
+    teapot = catalogue["Teapot"]
+    pot = query_copy(demo_asset_bytes("1fad6.webp"))
+    photos = [SimpleUploadedFile("pot.jpg", pot, content_type="image/jpeg"),
+              SimpleUploadedFile("odd.jpg", b"not a photo", content_type="image/jpeg")]
+    listing = SimpleUploadedFile("l.csv", b"file,title,price,url\npot.jpg,Their pot,40.00,\n", content_type="text/csv")
+    denied = partner_reader.post("/api/v1/identify/jobs", {"kind": "outside", "photos": [_photo(pot)]},
+                                 format="multipart")
+    assert denied.status_code == 403 and IdentifyJob.objects.count() == 0
+
+    made = partner_writer.post("/api/v1/identify/jobs", {"kind": "outside", "photos": photos, "listing": listing},
+                               format="multipart")
+    assert made.status_code == 202
+    body = made.json()
+    assert (body["status"], body["total"], body["pending"]) == ("pending", 2, 1)
+    assert [(p["name"], p["status"], p["error_code"]) for p in body["photos"]] == [
+        ("pot.jpg", "pending", ""), ("odd.jpg", "refused", "image_unreadable")]
+
+    identify_job_process(job_id=body["id"])
+    report = partner_writer.get(f"/api/v1/identify/jobs/{body['id']}").json()
+    first = report["photos"][0]
+    assert report["status"] == "done" and first["close"] is True and first["matches"][0]["sku"] == teapot.sku
+    assert (first["title"], first["price"]) == ("Their pot", "40.00")
+    assert report["categories"] == [{"category": "Kitchen", "items": 1, "covered": 1, "median_price_difference": "5.00"}]
+    stranger = api(key_for(other_partner, "read", "write")).get(f"/api/v1/identify/jobs/{body['id']}")
+    assert stranger.status_code == 404 and stranger.json()["code"] == "not_found"
+
+
+def test_a_batch_job_the_api_cannot_make_is_refused_with_nothing_written(partner_writer, catalogue):
+    from shop.stafftools.models import IdentifyJob, IdentifyJobPhoto
+
+    lone = partner_writer.post("/api/v1/identify/jobs", {"kind": "delivery", "photos": [_photo(b"GIF89a no")]},
+                               format="multipart")
+    assert lone.status_code == 400 and lone.json()["code"] == "image_unreadable"
+    expected = SimpleUploadedFile("e.csv", b"sku,quantity\nNO-SUCH,2\n", content_type="text/csv")
+    unknown = partner_writer.post("/api/v1/identify/jobs", {"kind": "delivery", "listing": expected,
+                                  "photos": [_photo(query_copy(demo_asset_bytes("1fad6.webp")))]}, format="multipart")
+    assert unknown.status_code == 400
+    assert unknown.json()["details"] == {"listing": ["The expected list names SKUs the catalogue does not have: NO-SUCH."],
+                                         "reason": "sku_unknown"}
+    assert IdentifyJob.objects.count() == IdentifyJobPhoto.objects.count() == 0
