@@ -38,6 +38,32 @@ def vector_literal(vector: np.ndarray) -> str:
     return "[" + ",".join(map(repr, np.asarray(vector, dtype=np.float32).tolist())) + "]"
 
 
+def embeddings_store_ready(*, rows: list[tuple[int, np.ndarray, str | None, list[int] | None]]) -> list[int]:
+    """Store a batch's vectors (and concepts) and mark the rows ready, in one UPDATE … FROM (VALUES …): one round
+    trip per batch instead of one per picture.
+
+    ``rows``: (embedding id, vector, concepts as sparsevec text or None, indexed concept ids or None). Only rows
+    still pending are written (one requeued or failed meanwhile is not overwritten); returns the ids written.
+    """
+    if not rows:
+        return []
+    values, params = [], []
+    for embedding_id, vector, concepts, concept_ids in rows:
+        values.append("(%s::bigint, %s::halfvec, %s::sparsevec, %s::smallint[])")
+        params += [embedding_id, vector_literal(vector), concepts, concept_ids]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE visualsearch_imageembedding e
+                   SET vector = v.vector, concepts = v.concepts, concept_ids = v.concept_ids,
+                       status = 'ready', error = '', claimed_at = NULL
+                  FROM (VALUES {", ".join(values)}) AS v(id, vector, concepts, concept_ids)
+                 WHERE e.id = v.id AND e.status = 'pending'
+             RETURNING e.id""",
+            params,
+        )
+        return sorted(row[0] for row in cursor.fetchall())
+
+
 @dataclass(frozen=True)
 class ImageHit:
     image_id: int

@@ -20,12 +20,13 @@ from pgvector import SparseVector
 
 from catalog.models import Product, ProductImage, ProductImageKind
 from catalog.services import PictureData, VariantMismatch, product_image_colours_set, product_image_store
-from shop.outbox.services import event_record
+from shop.outbox.services import events_record
 
 from .colours import picture_colours
 from .embedding import embedder_for, spec_for
 from .intake import image_intake, stored_image_open
 from .models import CONCEPT_COUNT, EmbeddingStatus, ImageEmbedding, ModelVersion, ModelVersionStatus
+from . import querysets
 from .querysets import hnsw_index_sql
 from .selectors import active_model_key, intake_limits
 
@@ -222,18 +223,13 @@ def embeddings_compute(*, embedding_ids: list[int]) -> dict[str, int]:
             continue
         concepts = embedded.concepts or [None] * len(ready_rows)
         with transaction.atomic():
-            stored = [
-                row.id
-                for row, vector, found in zip(ready_rows, embedded.vectors, concepts, strict=True)
-                # status=pending in the filter: a row requeued or failed meanwhile is not overwritten.
-                if ImageEmbedding.objects.filter(id=row.id, status=EmbeddingStatus.PENDING).update(
-                    vector=vector.tolist(),
-                    **_concept_columns(found),
-                    status=EmbeddingStatus.READY,
-                    error="",
-                    claimed_at=None,
-                )
-            ]
+            columns = [_concept_columns(found) for found in concepts]
+            stored = querysets.embeddings_store_ready(rows=[
+                (row.id, vector,
+                 column["concepts"].to_text() if column["concepts"] is not None else None,
+                 column["concept_ids"])
+                for row, vector, found, column in zip(ready_rows, embedded.vectors, concepts, columns, strict=True)
+            ])
             _outcomes_announce(stored)  # in the same transaction: no vector without its event, and none twice
         done += len(ready_rows)
     return {"ready": done, "failed": failed, "skipped": len(embedding_ids) - len(rows)}
@@ -321,12 +317,13 @@ def _outcomes_announce(embedding_ids: list[int]) -> None:
         model_key=active_model_key(),
         status__in=[EmbeddingStatus.READY, EmbeddingStatus.FAILED],
     ).values_list("image_id", "image__product_id", "model_key", "status", "error")
-    for image_id, product_id, model_key, status, error in rows:
-        topic = "image.embedding_ready" if status == EmbeddingStatus.READY else "image.embedding_failed"
-        event_record(
-            topic=topic,
-            payload={"image_id": image_id, "product_id": product_id, "model_key": model_key, "status": status, "error": error},
+    events_record(events=[
+        (
+            "image.embedding_ready" if status == EmbeddingStatus.READY else "image.embedding_failed",
+            {"image_id": image_id, "product_id": product_id, "model_key": model_key, "status": status, "error": error},
         )
+        for image_id, product_id, model_key, status, error in rows.order_by("id")
+    ])
 
 
 def embeddings_reconcile() -> dict[str, int]:

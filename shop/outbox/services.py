@@ -36,6 +36,18 @@ def event_record(*, topic: str, payload: dict) -> Event:
     return event
 
 
+def events_record(*, events: list[tuple[str, dict]]) -> list[Event]:
+    """Write several (topic, payload) events in the current transaction with one INSERT, and ask for their
+    dispatch with one message after commit (a batch of 32 embeddings: 32 inserts and 32 messages before)."""
+    if not events:
+        return []
+    rows = Event.objects.bulk_create([Event(topic=topic, payload=payload) for topic, payload in events])
+    if settings.OUTBOX_SEND_ON_COMMIT:
+        ids = [row.id for row in rows]
+        transaction.on_commit(lambda: events_enqueue(event_ids=ids))
+    return rows
+
+
 def events_enqueue(*, event_ids: list[int]) -> None:
     """Ask a worker to dispatch these events. A broker outage is logged, not raised: the rows stay pending."""
     from kombu.exceptions import OperationalError as BrokerError

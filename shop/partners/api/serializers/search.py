@@ -70,7 +70,9 @@ class MatchedVariantOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     sku = serializers.CharField()
     name = serializers.CharField()
-    price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    price = serializers.DecimalField(source="unit_price", max_digits=12, decimal_places=2,
+                                     help_text="the variant's own price, or the product's")
+    stock_quantity = serializers.IntegerField()
     in_stock = serializers.BooleanField()
 
 
@@ -112,8 +114,8 @@ class ProductMatchOutputSerializer(serializers.Serializer):
         variant = match.image.variant
         if variant is None:
             return None
-        return {"id": variant.id, "sku": variant.sku, "name": variant.name,
-                "price": str(variant.unit_price_of(match.product)), "in_stock": variant.in_stock}
+        variant.product = match.product  # its price may be the product's: no query for it
+        return MatchedVariantOutputSerializer(variant).data
 
 
 class SearchResultsOutputSerializer(serializers.Serializer):

@@ -4,12 +4,15 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+
 from shop.api.errors import ERROR_RESPONSES, ApiError, ErrorCode, ErrorOutputSerializer
 from shop.stafftools.batches import expected_read, job_photos_read, listings_read
 from shop.stafftools.errors import ErrorCode as StaffErrorCode
 from shop.stafftools.errors import JobRejected
 from shop.stafftools.identify import goods_identify
 from shop.stafftools.models import IdentifyJob, JobKind, JobStatus, PhotoStatus
+
+from ..serializers.search import MatchedVariantOutputSerializer
 from shop.stafftools.selectors import delivery_report, outside_report
 from shop.stafftools.services import identify_job_create
 
@@ -39,6 +42,10 @@ class IdentifiedOutputSerializer(serializers.Serializer):
     stock_quantity = serializers.IntegerField(source="match.product.stock_quantity")
     is_published = serializers.BooleanField(source="match.product.is_published")
     image_id = serializers.IntegerField(source="match.image.id")
+    variant = MatchedVariantOutputSerializer(
+        source="match.image.variant", allow_null=True,
+        help_text="the variant whose picture matched (its own SKU and stock), or null",
+    )
     similarity = serializers.FloatField(source="match.similarity")
     close = serializers.BooleanField(source="match.close")
     recent_orders = RecentOrderOutputSerializer(many=True, help_text="the product's latest orders, newest first")

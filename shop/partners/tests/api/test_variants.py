@@ -127,7 +127,7 @@ def test_search_by_image_names_the_variant_whose_picture_matched(decor, partner)
     first = response.json()["results"][0]
     assert first["product_id"] == body["id"]
     assert first["variant"] == {"id": ids["Blue"], "sku": "HEART-BLUE", "name": "Blue", "price": "26.90",
-                                "in_stock": True}
+                                "stock_quantity": 5, "in_stock": True}
     assert first["url"] == f"http://testserver/p/heart-cushion/?variant={ids['Blue']}"
 
 
@@ -152,3 +152,25 @@ def _file(asset: str) -> SimpleUploadedFile:
 
 def _upload(data: bytes) -> SimpleUploadedFile:
     return SimpleUploadedFile("photo.jpg", data, content_type="image/jpeg")
+
+
+def test_identify_names_the_variant_in_hand_with_its_own_sku_and_stock(decor, partner):
+    staff = _staff_key()
+    body = _created(partner)
+    client = api(key_for(partner, "read", "write"))
+    ids = {v["name"]: v["id"] for v in body["variants"]}
+    for name, asset in [("Red", "2764-fe0f.webp"), ("Blue", "1f499.webp")]:
+        client.post(f"/api/v1/products/{body['id']}/images", {"image": _file(asset), "variant_id": ids[name]},
+                    format="multipart")
+    embeddings_compute(embedding_ids=list(ImageEmbedding.objects.values_list("id", flat=True)))
+
+    response = api(staff).post("/api/v1/identify", {"image": _upload(query_copy(demo_asset_bytes("2764-fe0f.webp")))})
+
+    first = response.json()["results"][0]
+    assert (first["sku"], first["variant"]["sku"], first["variant"]["stock_quantity"]) == ("HEART", "HEART-RED", 3)
+
+
+def _staff_key() -> str:
+    from shop.partners.tests.api.fixtures import UserFactory
+
+    return key_for(UserFactory(is_staff=True), "read", "write")
