@@ -37,6 +37,16 @@ def staff(django_user_model):
     return django_user_model.objects.create_superuser(username="staff", email="staff@example.org", password=PASSWORD)
 
 
+@pytest.fixture(autouse=True)
+def _no_broker():
+    """The test runs the jobs itself: a Celery worker left running by an earlier end-to-end test (on its own media
+    folder) must not take them first."""
+    from unittest import mock
+
+    with mock.patch("celery.current_app.send_task"):
+        yield
+
+
 def _log_in(page, next_url: str) -> None:
     page.goto(f"/admin/login/?next={next_url}")
     page.fill("#id_username", "staff")
