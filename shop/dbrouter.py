@@ -20,13 +20,15 @@ Read-your-writes, kept simple (Django's router is not told whether a transaction
   primary until the standbys have replayed the write (streaming lag is milliseconds; the pin allows for seconds).
   Clients that keep no cookies (partner servers) may read a standby a few milliseconds behind their own write.
 
-A replica that is down: each process checks a replica with a fresh connection (connect timeout
-``DATABASE_REPLICA_CONNECT_TIMEOUT``) at most every ``DATABASE_REPLICA_CHECK_SECONDS`` and remembers the answer, so
-an outage costs one wait per process and interval, not one per request. The first failed check of an outage logs a
-warning; reads then go to the next healthy replica, or to the primary. A read that fails on a replica between two
-checks is reported with the hint ``unavailable=<alias>`` (the vector queries do it, ``visualsearch.querysets``):
-its connection is tested, a dead one marks the replica down at once, and the read is retried where this router
-says. Lag is not measured: a standby that stops replaying but still answers keeps serving older rows.
+A replica that is down: when a unit of work picks a replica, this thread's connection to it is checked there (the
+check Django makes anyway once per request of a reused connection, or the connect the first read would make, with
+``DATABASE_REPLICA_CONNECT_TIMEOUT``), so a failure can still send the reads to the next healthy replica or the
+primary. A replica found down is skipped by the whole process for ``DATABASE_REPLICA_CHECK_SECONDS`` (an outage
+costs one connect timeout per process and interval, not one per request); the first failure of an outage logs a
+warning, the return an info line. A read that fails on a replica after the pick (it went down mid-request) is
+reported with the hint ``unavailable=<alias>`` by the vector queries (``visualsearch.querysets``), which then run
+again where this router says; other reads fail that one request (the 503 page). Lag is not measured: a standby that
+stops replaying but still answers keeps serving older rows.
 """
 
 from __future__ import annotations
@@ -106,60 +108,53 @@ def request_routing(*, allowed: bool, pinned: bool) -> Iterator[_Routing]:
         _routing.reset(token)
 
 
-# --- replica health, per process -----------------------------------------------------------------------------
+# --- replica health -------------------------------------------------------------------------------------------
+
+# Replicas found down, with when (time.monotonic()), for this process: skipped until DATABASE_REPLICA_CHECK_SECONDS
+# have passed, so an outage costs one connect timeout per process and interval, not one per request.
+_down: dict[str, float] = {}
+_down_lock = threading.Lock()
 
 
-@dataclass(frozen=True)
-class _Health:
-    up: bool
-    checked_at: float
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
-_health: dict[str, _Health] = {}
-_health_lock = threading.Lock()
-
-
-def _probe(alias: str) -> bool:
-    """Whether the replica answers a query on a fresh connection (never the thread's own, which may be mid-work)."""
-    wrapper = connections.create_connection(alias)
-    try:
-        wrapper.ensure_connection()
-        with wrapper.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        return True
-    except DatabaseError as error:
-        logger.debug("replica %s: check failed: %s", alias, error)
-        return False
-    finally:
-        wrapper.close()
-
-
-def _health_set(alias: str, *, up: bool, reason: str = "") -> None:
-    with _health_lock:
-        before = _health.get(alias)
-        _health[alias] = _Health(up=up, checked_at=time.monotonic())
-    # Once per outage: the first failure after the replica was up (or never checked), and its return.
-    if not up and (before is None or before.up):
-        logger.warning("read replica %s is unavailable%s; its reads go to another replica or the primary",
-                       alias, f" ({reason})" if reason else "")
-    elif up and before is not None and not before.up:
-        logger.info("read replica %s answers again; reads go to it", alias)
+def replica_mark_down(alias: str, *, reason: str) -> None:
+    with _down_lock:
+        was_up = alias not in _down
+        _down[alias] = time.monotonic()
+    if was_up:  # once per outage; the checks that fail during it say nothing more
+        logger.warning("read replica %s is unavailable (%s); its reads go to another replica or the primary",
+                       alias, reason)
 
 
 def replica_is_up(alias: str) -> bool:
-    """The remembered answer while it is fresh, else a new check (which may wait the connect timeout once)."""
-    seen = _health.get(alias)
-    if seen is not None and time.monotonic() - seen.checked_at < settings.DATABASE_REPLICA_CHECK_SECONDS:
-        return seen.up
-    up = _probe(alias)
-    _health_set(alias, up=up, reason="" if up else "no answer to the health check")
-    return up
+    """Whether this thread's connection to the replica works: the check Django itself makes once per request of a
+    reused connection (CONN_HEALTH_CHECKS), or the connect a first read would make (a short connect_timeout), made
+    here where a failure can still send the reads elsewhere. A replica found down is not tried again for
+    DATABASE_REPLICA_CHECK_SECONDS."""
+    down_at = _down.get(alias)
+    if down_at is not None and time.monotonic() - down_at < settings.DATABASE_REPLICA_CHECK_SECONDS:
+        return False
+    wrapper = connections[alias]
+    try:
+        wrapper.close_if_health_check_failed()
+        wrapper.ensure_connection()
+    except DatabaseError as error:
+        replica_mark_down(alias, reason=_first_line(error))
+        return False
+    if down_at is not None:
+        with _down_lock:
+            _down.pop(alias, None)
+        logger.info("read replica %s answers again; reads go to it", alias)
+    return True
 
 
 def replica_health_forget() -> None:
-    """Check every replica again on its next use (after a database error in a request; between tests)."""
-    with _health_lock:
-        _health.clear()
+    """Try every replica again on its next use (between tests)."""
+    with _down_lock:
+        _down.clear()
 
 
 def _replica_pick(*, exclude: str | None = None) -> str:
@@ -177,7 +172,7 @@ def _replica_failed(alias: str) -> bool:
     if wrapper.is_usable():
         return False  # the server answers: the error was the query's (a conflict with recovery, a timeout)
     wrapper.close()  # a dead connection is not reused by the next read of this thread
-    _health_set(alias, up=False, reason="a read lost its connection")
+    replica_mark_down(alias, reason="a read lost its connection")
     return True
 
 
@@ -202,7 +197,7 @@ class ReplicaRouter:
             return DEFAULT_DB_ALIAS
         if connections[DEFAULT_DB_ALIAS].in_atomic_block:
             return DEFAULT_DB_ALIAS  # a transaction reads what it wrote
-        if state.alias is None or (state.alias != DEFAULT_DB_ALIAS and not replica_is_up(state.alias)):
+        if state.alias is None:
             state.alias = _replica_pick(exclude=failed)
         return state.alias
 

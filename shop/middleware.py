@@ -17,7 +17,7 @@ from django.template.loader import render_to_string
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from shop.dbrouter import PIN_COOKIE, replica_aliases, replica_health_forget, request_routing
+from shop.dbrouter import PIN_COOKIE, replica_aliases, request_routing
 from visualsearch.errors import ErrorCode
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,6 @@ class ServiceUnavailableMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, UNAVAILABLE_ERRORS):
             logger.warning("503 for %s: %s: %s", request.path, type(exception).__name__, exception)
-            replica_health_forget()  # a read replica that went down since its last check is checked at once
             return unavailable_response(request)
         return None
 
