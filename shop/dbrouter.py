@@ -20,8 +20,8 @@ Read-your-writes, kept simple (Django's router is not told whether a transaction
   primary until the standbys have replayed the write (streaming lag is milliseconds; the pin allows for seconds).
   Clients that keep no cookies (partner servers) may read a standby a few milliseconds behind their own write.
 
-A replica that is down: when a unit of work picks a replica, this thread's connection to it is checked there (the
-check Django makes anyway once per request of a reused connection, or the connect the first read would make, with
+A replica that is down: when a unit of work picks a replica, this thread's connection to it is checked there (a
+reused connection answers SELECT 1, the check Django makes once per request anyway; a new one connects, with
 ``DATABASE_REPLICA_CONNECT_TIMEOUT``), so a failure can still send the reads to the next healthy replica or the
 primary. A replica found down is skipped by the whole process for ``DATABASE_REPLICA_CHECK_SECONDS`` (an outage
 costs one connect timeout per process and interval, not one per request); the first failure of an outage logs a
@@ -130,17 +130,21 @@ def replica_mark_down(alias: str, *, reason: str) -> None:
 
 
 def replica_is_up(alias: str) -> bool:
-    """Whether this thread's connection to the replica works: the check Django itself makes once per request of a
-    reused connection (CONN_HEALTH_CHECKS), or the connect a first read would make (a short connect_timeout), made
-    here where a failure can still send the reads elsewhere. A replica found down is not tried again for
-    DATABASE_REPLICA_CHECK_SECONDS."""
+    """Whether this thread's connection to the replica works: a reused one answers SELECT 1 (the check
+    CONN_HEALTH_CHECKS makes once per request), else the connect the first read would make (a short
+    connect_timeout) succeeds, here where a failure can still send the reads elsewhere. A replica found down is not
+    tried again for DATABASE_REPLICA_CHECK_SECONDS."""
     down_at = _down.get(alias)
     if down_at is not None and time.monotonic() - down_at < settings.DATABASE_REPLICA_CHECK_SECONDS:
         return False
     wrapper = connections[alias]
     try:
-        wrapper.close_if_health_check_failed()
+        if wrapper.connection is not None and not wrapper.is_usable():
+            wrapper.close()  # the server went away since this thread's last read: connect again, or fail here
         wrapper.ensure_connection()
+        # One SELECT 1 per unit of work, as CONN_HEALTH_CHECKS makes per request: it need not run again at the
+        # first query.
+        wrapper.health_check_done = True
     except DatabaseError as error:
         replica_mark_down(alias, reason=_first_line(error))
         return False
