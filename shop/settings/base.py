@@ -123,9 +123,11 @@ DATABASES["default"].setdefault("TEST", {})
 # in DATABASE_URL's form, become replica_0, replica_1, ... Catalogue and search reads go to a healthy one; writes,
 # migrations and everything else to the primary. A URL's password with a comma in it must be percent-encoded.
 DATABASE_REPLICA_URLS = env.list("DATABASE_REPLICA_URLS", default=[])
-# libpq waits at least 2 s for a connection (a smaller connect_timeout is taken as 2): how long one check of a
-# replica that does not answer holds its request, once per DATABASE_REPLICA_CHECK_SECONDS and process.
+# libpq waits at least 2 s for a connection (a smaller connect_timeout is taken as 2): how long the request that
+# finds a replica not answering waits for it before reading elsewhere.
 DATABASE_REPLICA_CONNECT_TIMEOUT = env.int("DATABASE_REPLICA_CONNECT_TIMEOUT", default=2)
+# A replica found down is skipped this long by each process before a request tries it again: a hung replica host
+# costs a request 2 s at most once per 10 s per process, and a restarted standby is back in use within 10 s.
 DATABASE_REPLICA_CHECK_SECONDS = env.float("DATABASE_REPLICA_CHECK_SECONDS", default=10.0)
 # After a browser's request wrote catalogue rows, its reads stay on the primary this long: streaming lag is
 # milliseconds on a healthy standby, so this leaves room for a standby catching up after a burst of writes.
