@@ -75,7 +75,7 @@ def replica_aliases() -> list[str]:
 
 
 @contextmanager
-def replica_reads(*, pinned: bool = False) -> Iterator[None]:
+def replica_reads() -> Iterator[None]:
     """Let the reads inside go to a replica; as ``@replica_reads()`` on a view (or a view's method) that only reads.
 
     Inside a request already routed by the middleware it widens that request's routing (a POST that only reads) and
@@ -83,7 +83,7 @@ def replica_reads(*, pinned: bool = False) -> Iterator[None]:
     """
     state = _routing.get()
     if state is None:
-        token = _routing.set(_Routing(allowed=not pinned, pinned=pinned))
+        token = _routing.set(_Routing(allowed=True))
         try:
             yield
         finally:
@@ -190,11 +190,10 @@ class ReplicaRouter:
         state = _routing.get()
         failed = hints.get("unavailable")
         if failed in replicas:
-            marked_down = _replica_failed(failed)
+            if not _replica_failed(failed):
+                return DEFAULT_DB_ALIAS  # this read runs again on the primary; the unit keeps its replica
             if state is not None and state.alias == failed:
-                state.alias = None
-            if not marked_down:
-                return DEFAULT_DB_ALIAS  # retried once on the primary; the replica stays in use
+                state.alias = None  # picked again below, among the others
         if state is None or not state.allowed or state.pinned or state.wrote:
             return DEFAULT_DB_ALIAS
         if model._meta.app_label not in REPLICA_APPS:

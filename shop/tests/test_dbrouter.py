@@ -95,9 +95,11 @@ def test_once_a_unit_of_work_writes_a_catalogue_row_its_reads_go_to_the_primary(
         assert router.db_for_read(Product) in replicas
 
 
-def test_a_pinned_unit_reads_the_primary(replicas):
-    with replica_reads(pinned=True):
+def test_a_pinned_client_reads_the_primary_even_in_a_view_that_only_reads(replicas):
+    with dbrouter.request_routing(allowed=True, pinned=True):
         assert router.db_for_read(Product) == "default"
+        with replica_reads():
+            assert router.db_for_read(Product) == "default"
 
 
 def test_reads_inside_a_transaction_on_the_primary_stay_there(replicas):
@@ -130,6 +132,18 @@ def test_a_replica_that_goes_down_logs_one_warning_per_outage_and_one_line_when_
                     "the primary"),
         ("INFO", "read replica replica_0 answers again; reads go to it"),
     ]
+
+
+def test_a_read_that_failed_on_a_replica_that_still_answers_runs_again_on_the_primary_and_keeps_the_replica(
+    replicas, caplog
+):
+    # e.g. "canceling statement due to conflict with recovery": the standby is fine, that one query was not
+    with replica_reads():
+        alias = router.db_for_read(ImageEmbedding)
+        assert alias in replicas
+        assert router.db_for_read(ImageEmbedding, unavailable=alias) == "default"
+        assert router.db_for_read(ImageEmbedding) == alias
+    assert caplog.records == []
 
 
 def test_writes_go_to_the_primary_for_every_model_and_replicas_get_no_migrations(replicas):
