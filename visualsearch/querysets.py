@@ -36,7 +36,10 @@ def hnsw_index_sql(*, model_key: str, dimension: int) -> str:
     )
 
 
-def _read_rows(sql: str, params: list[object], *, settings_sql: tuple[tuple[str, list[object]], ...] = ()) -> list[tuple]:
+_Statements = tuple[tuple[str, list[object]], ...]
+
+
+def _read_rows(sql: str, params: list[object], *, settings_sql: _Statements = ()) -> list[tuple]:
     """The rows of one read, on the database the project's router picks for vector reads (a read replica when
     DATABASE_REPLICA_URLS names some, else the primary), with ``settings_sql`` (SET LOCAL ...) run first in the same
     transaction on that same connection.
@@ -57,7 +60,7 @@ def _read_rows(sql: str, params: list[object], *, settings_sql: tuple[tuple[str,
         return _rows_on(retry, sql, params, settings_sql)
 
 
-def _rows_on(alias: str, sql: str, params: list[object], settings_sql: tuple[tuple[str, list[object]], ...]) -> list[tuple]:
+def _rows_on(alias: str, sql: str, params: list[object], settings_sql: _Statements) -> list[tuple]:
     if not settings_sql:
         with connections[alias].cursor() as cursor:
             cursor.execute(sql, params)

@@ -230,7 +230,8 @@ print(json.dumps({
 
 def test_database_replica_urls_become_replica_aliases_with_a_short_connect_timeout():
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "shop.settings.test",
-           "DATABASE_REPLICA_URLS": "postgres://shop:s3cret@10.0.0.7:5433/shop,postgres://shop@replica-b/shop?sslmode=require"}
+           "DATABASE_REPLICA_URLS": "postgres://shop:s3cret@10.0.0.7:5433/shop,"
+                                    "postgres://shop@replica-b/shop?sslmode=require"}
     result = subprocess.run([sys.executable, "-c", _SETTINGS_SCRIPT], cwd=PROJECT_DIR, env=env, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]

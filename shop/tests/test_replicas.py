@@ -222,7 +222,9 @@ def test_a_search_whose_standby_stops_mid_request_runs_again_on_the_primary(repl
     ]
 
 
-def test_a_replica_that_never_answers_costs_one_connect_timeout_then_is_skipped(replicas, shop_catalogue, caplog, settings):
+def test_a_replica_that_never_answers_costs_one_connect_timeout_then_is_skipped(
+    replicas, shop_catalogue, caplog, settings
+):
     settings.DATABASE_REPLICA_ALIASES = [SILENT]
     timeout = settings.DATABASE_REPLICA_CONNECT_TIMEOUT
     url = f"/api/v1/products/{shop_catalogue['Guitar'].id}/similar?limit=3"
