@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -41,16 +41,51 @@ def similar_items(*, product: Product, limit: int = SIMILAR_ITEMS) -> list[Produ
     changes when the catalogue's vectors do. Products are read fresh on every call, so a price change shows at
     once and an unpublished product drops out at once; a new product joins other products' lists within the TTL.
     """
-    seconds = settings.RECOMMENDATIONS_SIMILAR_CACHE_SECONDS
-    if seconds <= 0:
+    if settings.RECOMMENDATIONS_SIMILAR_CACHE_SECONDS <= 0:
         return products_similar_to_product(product=product, limit=limit)
     model_key = active_model_key_recent()
-    key = f"similar:{model_key}:{product.id}:{limit}"
+    return _ranking_cached(
+        f"similar:{model_key}:{product.id}:{limit}",
+        lambda: products_similar_to_product(product=product, limit=limit, model_key=model_key),
+    )
+
+
+def similar_in_other_colours(*, product: Product, limit: int = 6) -> list[ProductMatch]:
+    """"Similar, in another colour": the nearest products whose matching picture lacks this product's main colour
+    (its first picture's largest colour). Empty until that colour is measured.
+
+    Cached like similar items, by product: that colour is the product's first picture's, which changes only with
+    its pictures, as its vectors do. A cached answer costs the product page one query instead of nine, the k-NN
+    query among them (bench/profile_requests.py; README "Load").
+    """
+    if settings.RECOMMENDATIONS_SIMILAR_CACHE_SECONDS <= 0:
+        return _other_colours(product=product, limit=limit)
+    model_key = active_model_key_recent()
+    return _ranking_cached(
+        f"similar-colours:{model_key}:{product.id}:{limit}",
+        lambda: _other_colours(product=product, limit=limit, model_key=model_key),
+    )
+
+
+def _other_colours(*, product: Product, limit: int, model_key: str | None = None) -> list[ProductMatch]:
+    first = product.images.listed().filter(colour_keys__isnull=False).order_by("position", "id").first()
+    if first is None or not first.colour_keys:
+        return []
+    return products_similar_to_product(
+        product=product, limit=limit, model_key=model_key,
+        filters=SearchFilters(colours_excluded=(first.colour_keys[0],)),
+    )
+
+
+def _ranking_cached(key: str, compute: Callable[[], list[ProductMatch]]) -> list[ProductMatch]:
+    """``compute()``'s ranking, kept for RECOMMENDATIONS_SIMILAR_CACHE_SECONDS as (image id, similarity, close);
+    the products and pictures are read fresh from it, published ones only."""
     ranking = cache.get(key)
     if ranking is None:
-        matches = products_similar_to_product(product=product, limit=limit, model_key=model_key)
+        matches = compute()
         if matches:  # an empty list may just mean "not embedded yet": ask again next time
-            cache.set(key, [(m.image.id, m.similarity, m.close) for m in matches], seconds)
+            cache.set(key, [(m.image.id, m.similarity, m.close) for m in matches],
+                      settings.RECOMMENDATIONS_SIMILAR_CACHE_SECONDS)
         return matches
     images = ProductImage.objects.select_related("product").filter(product__is_published=True).in_bulk(
         [image_id for image_id, _, _ in ranking]
@@ -60,17 +95,6 @@ def similar_items(*, product: Product, limit: int = SIMILAR_ITEMS) -> list[Produ
         for image_id, similarity, close in ranking
         if image_id in images
     ]
-
-
-def similar_in_other_colours(*, product: Product, limit: int = 6) -> list[ProductMatch]:
-    """"Similar, in another colour": the nearest products whose matching picture lacks this product's main colour
-    (its first picture's largest colour). Empty until that colour is measured."""
-    first = product.images.listed().filter(colour_keys__isnull=False).order_by("position", "id").first()
-    if first is None or not first.colour_keys:
-        return []
-    return products_similar_to_product(
-        product=product, limit=limit, filters=SearchFilters(colours_excluded=(first.colour_keys[0],))
-    )
 
 
 def viewed_product_ids(session) -> list[int]:

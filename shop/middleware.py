@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from shop.dbrouter import PIN_COOKIE, replica_aliases, request_routing
 from visualsearch.errors import ErrorCode
 
 logger = logging.getLogger(__name__)
@@ -51,3 +53,27 @@ class ServiceUnavailableMiddleware:
             logger.warning("503 for %s: %s: %s", request.path, type(exception).__name__, exception)
             return unavailable_response(request)
         return None
+
+
+class ReplicaReadsMiddleware:
+    """Routes each request's reads (``shop.dbrouter``): GET and HEAD may read a replica, unless the client wrote in
+    the last ``DATABASE_REPLICA_PIN_SECONDS`` (the pin cookie); a request that writes catalogue or search rows sets
+    that cookie, so the page it redirects to shows the write. A no-op without replicas."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not replica_aliases():
+            return self.get_response(request)
+        with request_routing(
+            allowed=request.method in ("GET", "HEAD"), pinned=PIN_COOKIE in request.COOKIES
+        ) as routing:
+            response = self.get_response(request)
+        if routing.wrote:
+            # Not signed: a forged cookie only sends its own sender's reads to the primary.
+            response.set_cookie(
+                PIN_COOKIE, "1", max_age=settings.DATABASE_REPLICA_PIN_SECONDS, httponly=True, samesite="Lax",
+                secure=request.is_secure(),
+            )
+        return response

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections, router, transaction
+
+from .models import ImageEmbedding
 
 # m=16, ef_construction=64 are pgvector's defaults; bench/scale.py measured recall@10 >= 0.98 with them at 100k.
 HNSW_M = 16
@@ -32,6 +34,44 @@ def hnsw_index_sql(*, model_key: str, dimension: int) -> str:
         f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) "
         f"WHERE model_key = '{model_key}'"
     )
+
+
+_Statements = tuple[tuple[str, list[object]], ...]
+
+
+def _read_rows(sql: str, params: list[object], *, settings_sql: _Statements = ()) -> list[tuple]:
+    """The rows of one read, on the database the project's router picks for vector reads (a read replica when
+    DATABASE_REPLICA_URLS names some, else the primary), with ``settings_sql`` (SET LOCAL ...) run first in the same
+    transaction on that same connection.
+
+    A replica that fails to answer (shut down, connection lost) is reported to the router with the hint
+    ``unavailable`` and the read runs once more where the router then says: search keeps answering from another
+    replica or the primary instead of failing until the replica's next health check.
+    """
+    alias = router.db_for_read(ImageEmbedding)
+    try:
+        return _rows_on(alias, sql, params, settings_sql)
+    except (OperationalError, InterfaceError):
+        if alias == DEFAULT_DB_ALIAS:
+            raise
+        retry = router.db_for_read(ImageEmbedding, unavailable=alias)
+        if retry == alias:
+            raise
+        return _rows_on(retry, sql, params, settings_sql)
+
+
+def _rows_on(alias: str, sql: str, params: list[object], settings_sql: _Statements) -> list[tuple]:
+    if not settings_sql:
+        with connections[alias].cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    # SET LOCAL only lasts for this transaction, and only on this connection: atomic() on the same alias, or it
+    # would silently do nothing (or tune another database's transaction).
+    with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
+        for statement, statement_params in settings_sql:
+            cursor.execute(statement, statement_params)
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def vector_literal(vector: np.ndarray) -> str:
@@ -76,14 +116,12 @@ class ImageHit:
 
 def catalogue_vector_mean(*, model_key: str) -> tuple[np.ndarray | None, int]:
     """The mean of the key's ready catalogue vectors (labelled shopper photos left out) and their count."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """SELECT avg(e.vector::vector)::text, count(*) FROM visualsearch_imageembedding e
-               JOIN catalog_productimage i ON i.id = e.image_id
-               WHERE e.model_key = %s AND e.status = 'ready' AND i.kind = 'catalogue'""",
-            [model_key],
-        )
-        mean, count = cursor.fetchone()
+    ((mean, count),) = _read_rows(
+        """SELECT avg(e.vector::vector)::text, count(*) FROM visualsearch_imageembedding e
+           JOIN catalog_productimage i ON i.id = e.image_id
+           WHERE e.model_key = %s AND e.status = 'ready' AND i.kind = 'catalogue'""",
+        [model_key],
+    )
     if not count:
         return None, 0
     return np.asarray([float(x) for x in mean.strip("[]").split(",")], dtype=np.float32), int(count)
@@ -165,13 +203,15 @@ def knn_images(
         ORDER BY e.vector::halfvec({dim}) <=> %s::halfvec({dim})
         LIMIT %s
     """
-    with transaction.atomic(), connection.cursor() as cursor:
-        # SET LOCAL only lasts for this transaction: outside atomic() it would silently do nothing.
+    rows = _read_rows(
+        query,
+        [literal, *extra_params, *params, order_literal, int(limit)],
         # pgvector caps ef_search at 1000; past it the iterative scan keeps going until ``limit`` rows are found.
-        cursor.execute("SET LOCAL hnsw.ef_search = %s", [min(max(int(ef_search), limit), 1000)])
-        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-        cursor.execute(query, [literal, *extra_params, *params, order_literal, int(limit)])
-        rows = cursor.fetchall()
+        settings_sql=(
+            ("SET LOCAL hnsw.ef_search = %s", [min(max(int(ef_search), limit), 1000)]),
+            ("SET LOCAL hnsw.iterative_scan = relaxed_order", []),
+        ),
+    )
     if not centred:
         hits = [ImageHit(image_id=r[0], product_id=r[1], distance=float(r[2])) for r in rows]
         hits.sort(key=lambda hit: hit.distance)
@@ -200,18 +240,16 @@ def images_scored(
         return []
     dim = int(dimension)
     published = "AND p.is_published" if published_only else ""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT e.image_id, i.product_id, (e.vector::halfvec({dim}) <=> %s::halfvec({dim})) AS distance
-                FROM visualsearch_imageembedding e
-                JOIN catalog_productimage i ON i.id = e.image_id
-                JOIN catalog_product p ON p.id = i.product_id
-                WHERE e.model_key = %s AND e.vector IS NOT NULL AND i.kind = 'catalogue'
-                  AND i.product_id = ANY(%s) {published}
-                ORDER BY distance, e.image_id""",
-            [vector_literal(vector), model_key, list(product_ids)],
-        )
-        rows = cursor.fetchall()
+    rows = _read_rows(
+        f"""SELECT e.image_id, i.product_id, (e.vector::halfvec({dim}) <=> %s::halfvec({dim})) AS distance
+            FROM visualsearch_imageembedding e
+            JOIN catalog_productimage i ON i.id = e.image_id
+            JOIN catalog_product p ON p.id = i.product_id
+            WHERE e.model_key = %s AND e.vector IS NOT NULL AND i.kind = 'catalogue'
+              AND i.product_id = ANY(%s) {published}
+            ORDER BY distance, e.image_id""",
+        [vector_literal(vector), model_key, list(product_ids)],
+    )
     return [ImageHit(image_id=r[0], product_id=r[1], distance=float(r[2])) for r in rows]
 
 
@@ -410,7 +448,5 @@ def products_text_ranked(
         ORDER BY score DESC, product_id
         LIMIT %s
     """
-    with connection.cursor() as cursor:
-        cursor.execute(query, [*cte_params, int(limit)])
-        rows = cursor.fetchall()
+    rows = _read_rows(query, [*cte_params, int(limit)])
     return [TextHit(product_id=r[0], score=float(r[1]), by_words=bool(r[2]), by_pictures=bool(r[3])) for r in rows]

@@ -72,3 +72,35 @@ def test_with_the_cache_off_every_call_runs_the_vector_query(catalogue, settings
     assert len(_vector_queries(queries)) == 1
     assert similar[0].product.name == "Green Apple"
     assert cache.get(f"similar:{active_model_key()}:{catalogue['Red Apple'].id}:8") is None
+
+
+# --- "similar, in another colour": cached the same way ------------------------------------------------------------
+
+
+def test_other_colours_asked_again_are_served_by_one_query_with_the_same_ranking(catalogue):
+    from recommendations.selectors import similar_in_other_colours
+
+    # given a product whose other-colour matches were asked once (its first picture is red)
+    first = similar_in_other_colours(product=catalogue["Red Apple"], limit=3)
+    # when they are asked again
+    with CaptureQueriesContext(connection) as queries:
+        second = similar_in_other_colours(product=catalogue["Red Apple"], limit=3)
+    # then the same products come back in the same order, from one query for the products and pictures
+    assert [(m.product.name, m.image.id, m.similarity, m.close) for m in second] == [
+        (m.product.name, m.image.id, m.similarity, m.close) for m in first
+    ]
+    assert second[0].product.name == "Green Apple" and len(second) == 3
+    assert all("red" not in m.image.colour_keys for m in second)
+    assert len(queries.captured_queries) == 1 and _vector_queries(queries) == []
+
+
+def test_other_colours_with_the_cache_off_run_the_vector_query_every_time(catalogue, settings):
+    from recommendations.selectors import similar_in_other_colours
+
+    settings.RECOMMENDATIONS_SIMILAR_CACHE_SECONDS = 0
+    similar_in_other_colours(product=catalogue["Red Apple"], limit=3)
+    with CaptureQueriesContext(connection) as queries:
+        others = similar_in_other_colours(product=catalogue["Red Apple"], limit=3)
+    assert len(_vector_queries(queries)) == 1
+    assert others[0].product.name == "Green Apple"
+    assert cache.get(f"similar-colours:{active_model_key()}:{catalogue['Red Apple'].id}:3") is None

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "shop.middleware.ReplicaReadsMiddleware",  # which reads a read replica may serve (shop/dbrouter.py)
     "shop.media.MediaFilesMiddleware",  # uploads, with nosniff and a sandboxing CSP (SHOP_SERVE_MEDIA)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -118,6 +119,31 @@ else:
 DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("TEST", {})
+
+# Read replicas (shop/dbrouter.py, README "Read replicas"): streaming standbys of the primary, comma-separated URLs
+# in DATABASE_URL's form, become replica_0, replica_1, ... Catalogue and search reads go to a healthy one; writes,
+# migrations and everything else to the primary. A URL's password with a comma in it must be percent-encoded.
+DATABASE_REPLICA_URLS = env.list("DATABASE_REPLICA_URLS", default=[])
+# libpq waits at least 2 s for a connection (a smaller connect_timeout is taken as 2): how long the request that
+# finds a replica not answering waits for it before reading elsewhere.
+DATABASE_REPLICA_CONNECT_TIMEOUT = env.int("DATABASE_REPLICA_CONNECT_TIMEOUT", default=2)
+# A replica found down is skipped this long by each process before a request tries it again: a hung replica host
+# costs a request 2 s at most once per 10 s per process, and a restarted standby is back in use within 10 s.
+DATABASE_REPLICA_CHECK_SECONDS = env.float("DATABASE_REPLICA_CHECK_SECONDS", default=10.0)
+# After a browser's request wrote catalogue rows, its reads stay on the primary this long: streaming lag is
+# milliseconds on a healthy standby, so this leaves room for a standby catching up after a burst of writes.
+DATABASE_REPLICA_PIN_SECONDS = env.int("DATABASE_REPLICA_PIN_SECONDS", default=5)
+DATABASE_REPLICA_ALIASES = []
+for _n, _url in enumerate(DATABASE_REPLICA_URLS):
+    _replica = env.db_url_config(_url)
+    _replica["OPTIONS"] = {"connect_timeout": DATABASE_REPLICA_CONNECT_TIMEOUT, **_replica.get("OPTIONS", {})}
+    _replica.setdefault("CONN_MAX_AGE", DATABASES["default"]["CONN_MAX_AGE"])
+    _replica["CONN_HEALTH_CHECKS"] = True
+    # The test runner creates no database there: the standby replays the primary's test database.
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES[f"replica_{_n}"] = _replica
+    DATABASE_REPLICA_ALIASES.append(f"replica_{_n}")
+DATABASE_ROUTERS = ["shop.dbrouter.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: broker, results and cache ------------------------------------------------------------------

@@ -15,6 +15,7 @@ from recommendations.models import Channel, ShownKind
 from recommendations.selectors import bought_together, similar_items
 from recommendations.services import ShownList, action_record, shown_record
 from shop.api.errors import ERROR_RESPONSES, ApiError, ErrorCode, ErrorOutputSerializer
+from shop.dbrouter import replica_reads
 from visualsearch.selectors import (
     CropBox,
     SearchFilters,
@@ -77,6 +78,7 @@ class SearchByImageApi(APIView):
         request={"multipart/form-data": SearchByImageInputSerializer},
         responses={200: SearchByImageOutputSerializer, **ERRORS},
     )
+    @replica_reads()  # a POST for the upload only: the search reads, and its log row goes to the primary anyway
     def post(self, request):
         params = SearchByImageInputSerializer(data=request.data)
         params.is_valid(raise_exception=True)
@@ -198,6 +200,7 @@ class CategorySuggestApi(APIView):
         request={"multipart/form-data": CategorySuggestInputSerializer},
         responses={200: CategorySuggestOutputSerializer, **ERRORS},
     )
+    @replica_reads()  # a POST for the upload only: nothing is written
     def post(self, request):
         params = CategorySuggestInputSerializer(data=request.data)
         params.is_valid(raise_exception=True)
