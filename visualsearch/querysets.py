@@ -91,7 +91,7 @@ def embeddings_store_ready(*, rows: list[tuple[int, np.ndarray, str | None, list
     for embedding_id, vector, concepts, concept_ids in rows:
         values.append("(%s::bigint, %s::halfvec, %s::sparsevec, %s::smallint[])")
         params += [embedding_id, vector_literal(vector), concepts, concept_ids]
-    with connection.cursor() as cursor:
+    with connections[router.db_for_write(ImageEmbedding)].cursor() as cursor:  # a write: the primary
         cursor.execute(
             f"""UPDATE visualsearch_imageembedding e
                    SET vector = v.vector, concepts = v.concepts, concept_ids = v.concept_ids,
