@@ -117,3 +117,14 @@ def _upload(data: bytes):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile("photo.jpg", data, content_type="image/jpeg")
+
+
+def test_a_matched_variant_that_is_sold_out_is_shown_and_not_chosen(client, cushion):
+    product, variants = cushion
+    shown_page = client.get(f"/p/heart-cushion/?variant={variants['White'].id}&shown=1")
+
+    html = shown_page.content.decode()
+    assert "White matched your photo, but it is sold out: choose another below." in html
+    assert f'value="{variants["White"].id}" disabled' in html  # visible, not checked, not choosable
+    assert shown_page.context["images"][0].variant == variants["White"]  # its picture still leads
+    assert 'max="99"' in html  # the quantity box does not block the form with max=0
