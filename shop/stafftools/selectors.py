@@ -100,9 +100,11 @@ def delivery_report(*, job: IdentifyJob) -> DeliveryReport:
             names[photo.first["sku"]] = photo.first["name"]
     expected = {line["sku"]: line["quantity"] for line in job.expected}
     if expected:
-        from catalog.models import Product
+        from catalog.models import Product, ProductVariant
 
         names.update(dict(Product.objects.filter(sku__in=expected).values_list("sku", "name")))
+        names.update({sku: f"{product}, {variant}" for sku, product, variant in ProductVariant.objects.filter(
+            sku__in=expected).values_list("sku", "product__name", "name")})
     order = list(expected) + sorted(sku for sku in counted if sku not in expected)
     return DeliveryReport(
         job=job,

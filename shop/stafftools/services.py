@@ -23,7 +23,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from catalog.models import Product
+from catalog.models import Product, ProductVariant
 from visualsearch.errors import ImageRejected
 from visualsearch.selectors import ProductMatch, product_picture_vectors
 
@@ -67,7 +67,10 @@ def identify_job_create(
     """
     expected = expected or []
     listings = listings or {}
-    known = set(Product.objects.filter(sku__in=[line.sku for line in expected]).values_list("sku", flat=True))
+    skus = [line.sku for line in expected]
+    # A delivery is counted per thing the warehouse holds: a product's SKU, or a variant's (the blue one, size M).
+    known = set(Product.objects.filter(sku__in=skus).values_list("sku", flat=True)) | set(
+        ProductVariant.objects.filter(sku__in=skus).values_list("sku", flat=True))
     unknown = [line.sku for line in expected if line.sku not in known]
     if unknown:
         raise JobRejected(ErrorCode.SKU_UNKNOWN,
@@ -120,10 +123,14 @@ def _photo_claim(*, job_id: int) -> IdentifyJobPhoto | None:
 
 
 def _match_dict(match: ProductMatch) -> dict:
-    product = match.product
+    """A match as the reports keep it: the variant whose picture matched, where it is one (its own SKU, name
+    and price), else the product."""
+    product, variant = match.product, match.image.variant
+    sku, name, price = (product.sku, product.name, product.price) if variant is None else (
+        variant.sku, f"{product.name}, {variant.name}", variant.unit_price_of(product))
     return {
-        "product_id": product.id, "sku": product.sku, "name": product.name, "category": product.category.name,
-        "price": str(product.price), "currency": product.currency, "image_id": match.image.id,
+        "product_id": product.id, "sku": sku, "name": name, "category": product.category.name,
+        "price": str(price), "currency": product.currency, "image_id": match.image.id,
         "similarity": round(float(match.similarity), 4), "close": bool(match.close),
     }
 

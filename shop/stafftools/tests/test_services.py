@@ -242,3 +242,30 @@ def test_deleting_a_job_deletes_its_photos(catalogue, _media_root, django_captur
     assert not (_media_root / f"private/stafftools/job-{job.id}").exists()
     assert _private_files(_media_root) == [other.photos.get().file.name]
     assert IdentifyJobPhoto.objects.filter(job_id=job.id).count() == 0
+
+
+def test_a_delivery_of_variants_is_counted_per_variant_sku(catalogue, _media_root):
+    # given a cushion sold in two colours, each with its own picture, among the catalogue
+    from catalog.services import VariantData, product_variant_create
+    from catalog.tests.factories import ProductFactory
+
+    cushion = ProductFactory(name="Heart Cushion", sku="HEART")
+    for colour, asset in [("Red", "2764-fe0f.webp"), ("Blue", "1f499.webp")]:
+        variant = product_variant_create(product=cushion, data=VariantData(sku=f"HEART-{colour.upper()}", name=colour))
+        product_image_add(product=cushion, data=demo_asset_bytes(asset), variant=variant, enqueue=False)
+    embeddings_compute(embedding_ids=list(ImageEmbedding.objects.filter(status="pending").values_list("id", flat=True)))
+    photos = job_photos_read(files=[("red.jpg", delivery_photo("2764-fe0f.webp")),
+                                    ("blue-1.jpg", delivery_photo("1f499.webp")),
+                                    ("blue-2.jpg", delivery_photo("1f499.webp", n=1))])
+
+    # when the delivery is checked against a list of variant SKUs
+    job = identify_job_create(kind=JobKind.DELIVERY, photos=photos,
+                              expected=expected_read("sku,quantity\nHEART-RED,1\nHEART-BLUE,1\n"))
+    identify_job_process(job_id=job.id)
+
+    # then each colour is counted by its own SKU and named with its colour
+    report = delivery_report(job=job)
+    assert [(c.sku, c.name, c.expected, c.counted, c.verdict) for c in report.counts] == [
+        ("HEART-RED", "Heart Cushion, Red", 1, 1, "as expected"),
+        ("HEART-BLUE", "Heart Cushion, Blue", 1, 2, "over"),
+    ]
