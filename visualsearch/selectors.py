@@ -186,6 +186,9 @@ def products_near_vector(
     chosen = list(best.values())[:limit]
     # The matched picture's variant too: a search that matched the red one opens the red one.
     images = ProductImage.objects.select_related("product", "variant").in_bulk([hit.image_id for hit in chosen])
+    for image in images.values():
+        if image.variant is not None:
+            image.variant.product = image.product  # its price may be the product's: no query per result
     threshold = close_match_threshold(model_key)
     matches = []
     for hit in chosen:

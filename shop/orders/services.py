@@ -266,15 +266,18 @@ def order_status_set(*, order: Order, status: str) -> Order:
         if status == OrderStatus.CANCELLED and order.paid_at is not None and order.refunded_at is None:
             changes.update(_refund(order))
         if status == OrderStatus.CANCELLED:
+            with_variants = set()
             for line in order.lines.exclude(product=None).order_by("product_id", "variant_id"):
                 if line.variant_id is not None:
                     ProductVariant.objects.filter(id=line.variant_id).update(
                         stock_quantity=F("stock_quantity") + line.quantity
                     )
-                    product_stock_sync(product_id=line.product_id)
+                    with_variants.add(line.product_id)
                 elif not ProductVariant.objects.filter(product_id=line.product_id).exists():
                     # A variant deleted since (SET NULL) or variants added later: the stock has no row to go back to.
                     Product.objects.filter(id=line.product_id).update(stock_quantity=F("stock_quantity") + line.quantity)
+            for product_id in sorted(with_variants):
+                product_stock_sync(product_id=product_id)
         if status == OrderStatus.DELIVERED and order.paid_at is None:
             changes["paid_at"] = timezone.now()  # pay on delivery: the courier took the money
         Order.objects.filter(id=order.id).update(**changes)

@@ -374,14 +374,13 @@ def cart_add(request: HttpRequest) -> HttpResponse:
         return redirect(item.get_absolute_url())
     if not variants and form.cleaned_data["variant"]:
         raise Http404("this product has no variants")
+    name = f"{item.display_name}, {variant.display_name}" if variant else item.display_name
     if not (variant or item).in_stock:
-        name = f"{item.display_name}, {variant.display_name}" if variant else item.display_name
         messages.error(request, _("%(name)s is out of stock.") % {"name": name})
         return redirect(item.get_absolute_url() + (f"?variant={variant.id}" if variant else ""))
     carts.cart_add(request.session, product_id=item.id, variant_id=variant.id if variant else None,
                    quantity=form.cleaned_data["quantity"])
     products_acted_on(request.session, product_ids=[item.id], kind=ActionKind.CART)
-    name = f"{item.display_name}, {variant.display_name}" if variant else item.display_name
     messages.success(request, _("%(name)s was added to your cart.") % {"name": name})
     return redirect("shop:cart")
 

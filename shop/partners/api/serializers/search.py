@@ -112,10 +112,7 @@ class ProductMatchOutputSerializer(serializers.Serializer):
     @extend_schema_field(MatchedVariantOutputSerializer(allow_null=True))
     def get_variant(self, match) -> dict | None:
         variant = match.image.variant
-        if variant is None:
-            return None
-        variant.product = match.product  # its price may be the product's: no query for it
-        return MatchedVariantOutputSerializer(variant).data
+        return None if variant is None else MatchedVariantOutputSerializer(variant).data
 
 
 class SearchResultsOutputSerializer(serializers.Serializer):

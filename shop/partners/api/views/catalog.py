@@ -249,6 +249,13 @@ def _writable_variant(request, product_id: int, variant_id: int):
     return variant
 
 
+def _variant_name_free(product, name: str, *, exclude_id: int | None = None) -> None:
+    """400 before the unique constraint would answer with an IntegrityError."""
+    if product.variants.filter(name=name).exclude(id=exclude_id).exists():
+        message = "This product already has a variant with this name."
+        raise ApiError(ErrorCode.INVALID, message, http_status=400, details={"name": [message]})
+
+
 class VariantCreateApi(APIView):
     """Add a variant (a colour, a size) to your product (write scope). The product's stock becomes the sum of its
     variants' stock, and orders then name the variant bought."""
@@ -261,9 +268,7 @@ class VariantCreateApi(APIView):
         product = _writable_product(request, product_id)
         params = VariantCreateInputSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        if product.variants.filter(name=params.validated_data["name"]).exists():
-            raise ApiError(ErrorCode.INVALID, "This product already has a variant with this name.", http_status=400,
-                           details={"name": ["This product already has a variant with this name."]})
+        _variant_name_free(product, params.validated_data["name"])
         try:
             variant = partners_services.partner_variant_create(product=product, data=VariantData(**params.validated_data))
         except VariantSkuTaken as error:
@@ -282,10 +287,8 @@ class VariantUpdateApi(APIView):
         variant = _writable_variant(request, product_id, variant_id)
         params = VariantUpdateInputSerializer(data=request.data, partial=True, context={"variant_id": variant.id})
         params.is_valid(raise_exception=True)
-        name = params.validated_data.get("name")
-        if name and variant.product.variants.filter(name=name).exclude(id=variant.id).exists():
-            raise ApiError(ErrorCode.INVALID, "This product already has a variant with this name.", http_status=400,
-                           details={"name": ["This product already has a variant with this name."]})
+        if params.validated_data.get("name"):
+            _variant_name_free(variant.product, params.validated_data["name"], exclude_id=variant.id)
         try:
             variant = partners_services.partner_variant_update(variant=variant, fields=dict(params.validated_data))
         except VariantSkuTaken as error:
