@@ -128,3 +128,17 @@ def test_a_matched_variant_that_is_sold_out_is_shown_and_not_chosen(client, cush
     assert f'value="{variants["White"].id}" disabled' in html  # visible, not checked, not choosable
     assert shown_page.context["images"][0].variant == variants["White"]  # its picture still leads
     assert 'max="99"' in html  # the quantity box does not block the form with max=0
+
+
+def test_a_photo_search_card_shows_the_matched_variants_own_price(client, cushion):
+    from catalog.services import product_variant_update
+
+    product, variants = cushion
+    product_variant_update(variant=variants["Blue"], price=Decimal("27.50"))
+    embeddings_compute(embedding_ids=list(ImageEmbedding.objects.values_list("id", flat=True)))
+
+    response = client.post("/search/photo/", {"image": _upload(query_copy(demo_asset_bytes("1f499.webp")))},
+                           follow=True)
+
+    assert response.context["results"][0].image.variant == variants["Blue"]
+    assert '<p class="price">27.50 EUR</p>' in response.content.decode()
