@@ -136,7 +136,9 @@ def copy_embeddings(conn, data: np.ndarray, per_product: int) -> None:
 
 def sizes(conn, citus: bool) -> dict[str, int]:
     """Bytes of the embedding table (heap + TOAST) and of its HNSW index, summed over the shards on Citus."""
-    index = f"imageembedding_hnsw_{MODEL_KEY.replace('-', '_')}"
+    from visualsearch.querysets import _index_name
+
+    index = _index_name(MODEL_KEY)  # the shop's own name for the key's index
     if not citus:
         return {"table_bytes": conn.execute("SELECT pg_table_size('visualsearch_imageembedding')").fetchone()[0],
                 "hnsw_index_bytes": conn.execute("SELECT pg_relation_size(%s)", [index]).fetchone()[0]}
@@ -171,7 +173,6 @@ def main() -> None:
     import django
 
     django.setup()
-    from visualsearch.querysets import hnsw_index_sql
 
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
     centres = real_embeddings(var_dir, count=512)
@@ -184,7 +185,7 @@ def main() -> None:
     # Ground truth on float16-rounded vectors: what the halfvec column holds (ids are row index + 1).
     truth = exact_top_k(data, queries, half=True) + 1
     truth_f = exact_top_k(data, queries, rows=filtered_rows, half=True) + 1
-    del data
+    del data  # 5 GB at 1M: regenerated (same seed) for the COPY rather than held while PostgreSQL builds
 
     conn, admin = connect(args)
     citus = bool(conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'").fetchone())
@@ -197,7 +198,7 @@ def main() -> None:
     try:
         if not args.reuse:
             build(conn, args, citus=citus, workers=workers, centres=centres, product_category=product_category,
-                  figures=figures, hnsw_index_sql=hnsw_index_sql)
+                  figures=figures)
         figures.update(sizes(conn, citus))
         print(f"table {figures['table_bytes'] / 2**20:,.0f} MiB, HNSW index {figures['hnsw_index_bytes'] / 2**20:,.0f} MiB "
               f"({(figures['table_bytes'] + figures['hnsw_index_bytes']) / args.rows * 1e6 / 2**30:.2f} GiB per "
@@ -216,8 +217,10 @@ def main() -> None:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
 
 
-def build(conn, args, *, citus, workers, centres, product_category, figures, hnsw_index_sql) -> None:
+def build(conn, args, *, citus, workers, centres, product_category, figures) -> None:
     """Create and fill the tables, distribute them on Citus, build the HNSW index."""
+    from visualsearch.querysets import hnsw_index_sql
+
     for table in TABLES:
         conn.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
     conn.execute(SCHEMA)
