@@ -1,6 +1,6 @@
 """What the interaction log costs the hot paths: the product page (similar items), the text search page and the
-photo search results page, each with the log on and off (interleaved, same process, same database), and the
-log's own write alone.
+photo search results page, each with the log off, on through its Redis buffer (the default) and on with one
+INSERT per list (interleaved, same process, same database); the log's own write alone both ways, and the flush.
 
     SHOP_VAR_DIR=var-bench nice -n 10 .venv/bin/python bench/signals.py [--products 120] [--repeat 60]
 
@@ -33,7 +33,7 @@ def main() -> None:
 
     from catalog.models import Product
     from recommendations.models import Shown
-    from recommendations.services import ShownList, shown_record
+    from recommendations.services import ShownList, log_flush, shown_record
     from shop.backoffice.demo import demo_csv_write
     from visualsearch.models import ImageEmbedding
     from visualsearch.querycache import query_vector_remember
@@ -62,27 +62,40 @@ def main() -> None:
                 "photo search results": lambda n: f"/search/photo/?q={query_id}",
             }
             print(machine_line())
-            print(f"{len(products)} products, {args.repeat} requests per page and setting (log on/off interleaved)")
+            print(f"{len(products)} products, {args.repeat} requests per page and setting (interleaved)")
+            modes = {
+                "off": {"RECOMMENDATIONS_LOG": False},
+                "buffered": {"RECOMMENDATIONS_LOG": True, "RECOMMENDATIONS_LOG_BUFFER": True},
+                "INSERT": {"RECOMMENDATIONS_LOG": True, "RECOMMENDATIONS_LOG_BUFFER": False},
+            }
             for name, url in pages.items():
                 for n in range(5):
                     client.get(url(n))  # warm: the model, the caches, the connection
-                timings = {True: [], False: []}
+                timings = {mode: [] for mode in modes}
                 for n in range(args.repeat):
-                    for on in (True, False):
-                        with override_settings(RECOMMENDATIONS_LOG=on):
+                    for mode, changes in modes.items():
+                        with override_settings(**changes):
                             started = time.perf_counter()
                             response = client.get(url(n))
-                            timings[on].append(time.perf_counter() - started)
+                            timings[mode].append(time.perf_counter() - started)
                         assert response.status_code == 200, (name, response.status_code)
-                print(f"{name:<30} log on {ms(timings[True])}   log off {ms(timings[False])}")
-            writes = []
-            for n in range(args.repeat * 3):
-                started = time.perf_counter()
-                shown_record(visitor="bench", shown=ShownList(
-                    kind="photo", product_ids=[p.id for p in products[:24]], model_key=key, top_similarity=0.5,
-                    close_match=False, query_vector=vector, vector_key=key))
-                writes.append(time.perf_counter() - started)
-            print(f"{'the log write alone':<30} {ms(writes)}   ({Shown.objects.count()} rows written in all)")
+                log_flush()
+                print(f"{name:<30} " + "   ".join(f"log {mode} {ms(timings[mode])}" for mode in modes))
+            for mode in ("buffered", "INSERT"):
+                writes = []
+                with override_settings(**modes[mode]):
+                    for n in range(args.repeat * 3):
+                        started = time.perf_counter()
+                        shown_record(visitor="bench", shown=ShownList(
+                            kind="photo", product_ids=[p.id for p in products[:24]], model_key=key,
+                            top_similarity=0.5, close_match=False, query_vector=vector, vector_key=key))
+                        writes.append(time.perf_counter() - started)
+                print(f"{'the log write alone, ' + mode:<30} {ms(writes)}")
+            started = time.perf_counter()
+            flushed = log_flush()
+            took = time.perf_counter() - started
+            print(f"{'the flush':<30} {flushed} photo-search rows (with their query vectors) in {took * 1000:.1f} ms "
+                  f"({took * 1000 / max(flushed, 1):.2f} ms a row); {Shown.objects.count()} rows written in all")
     finally:
         embedded_stop_if_started(env)
 

@@ -1,4 +1,4 @@
-"""Thin Celery tasks: the interaction log's retention, and learning from clicks. Running one twice does no harm."""
+"""Thin Celery tasks: the interaction log's flush and retention, and learning from clicks. Running one twice does no harm."""
 
 from celery import shared_task
 
@@ -9,6 +9,14 @@ def signals_purge_task() -> dict[str, int]:
 
     result = signals_purge()
     return {"vectors_cleared": result.vectors_cleared, "lists_deleted": result.lists_deleted}
+
+
+@shared_task
+def signals_flush_task() -> int:
+    """The interaction log's buffered rows into PostgreSQL (beat every RECOMMENDATIONS_LOG_FLUSH_SECONDS)."""
+    from .services import log_flush
+
+    return log_flush()
 
 
 @shared_task(acks_late=True)

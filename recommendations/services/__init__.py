@@ -1,4 +1,4 @@
-"""Recommendation writes: the session's view history and the interaction log (``log``), and the bought-together
+"""Recommendation writes: the session's view history and the interaction log (``log``, its write buffer ``buffer``), and the bought-together
 counts learned from orders (``copurchases``)."""
 
 from .copurchases import (
@@ -21,6 +21,7 @@ from .log import (
     ShownKind,
     ShownList,
     action_record,
+    log_flush,
     product_view_record,
     products_acted_on,
     result_opened,
@@ -35,7 +36,7 @@ from .log import (
 __all__ = [
     "LED_HERE_KEPT", "LED_HERE_KEY", "ORDER_PRODUCTS_COUNTED", "VIEWED_KEPT", "VIEWED_KEY", "VISITOR_KEY",
     "ActionKind", "Channel", "OrderProducts", "PurgeResult", "RebuildResult", "ShownKind", "ShownList",
-    "action_record", "copurchases_for_event", "copurchases_rebuild", "copurchases_record", "product_view_record",
-    "products_acted_on", "result_opened", "session_signals_forget", "shown_record", "signals_forget",
+    "action_record", "copurchases_for_event", "copurchases_rebuild", "copurchases_record", "log_flush",
+    "product_view_record", "products_acted_on", "result_opened", "session_signals_forget", "shown_record", "signals_forget",
     "signals_purge", "signals_unlink", "visitor_id",
 ]

@@ -1,7 +1,7 @@
 """Recommendation writes: the session's view history, and the interaction log (``models.Shown`` / ``Action``).
 
-The log costs the hot paths one INSERT of a narrow row per list shown (bench/signals.py measures it); what the
-shopper does next is one more INSERT when it happens. Attribution needs no cookie of its own: result links carry
+The log costs the hot paths one Redis RPUSH per list shown (``buffer``: the rows reach PostgreSQL in batches;
+bench/signals.py measures both ways); what the shopper does next is one INSERT when it happens. Attribution needs no cookie of its own: result links carry
 the list's id (``?shown=``), and the session remembers, per product, the last list that led there, so that
 putting it in the cart and buying it count for that list.
 """
@@ -20,6 +20,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from ..models import Action, ActionKind, Channel, Shown, ShownKind
+from .buffer import log_flush, shown_buffer, shown_id_next
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +66,11 @@ class ShownList:
 
 def shown_record(*, visitor: str, shown: ShownList, account_id: int | None = None) -> Shown | None:
     """Log one list shown; returns the row (its id goes into the result links), or None when the log is off or
-    the database refused the row: the shopper's page never fails because of the log."""
+    the database refused the row: the shopper's page never fails because of the log.
+
+    With RECOMMENDATIONS_LOG_BUFFER (the default) the row is queued in Redis with an id from the table's sequence
+    and written by the next ``log_flush``; readers of the log flush first. Without it, or with Redis down, it is
+    one INSERT here."""
     if not settings.RECOMMENDATIONS_LOG:
         return None
     vector = shown.query_vector
@@ -85,6 +90,14 @@ def shown_record(*, visitor: str, shown: ShownList, account_id: int | None = Non
         query_vector=np.asarray(vector, dtype=np.float32).tolist() if keep_vector else None,
         vector_key=shown.vector_key if keep_vector else "",
     )
+    if settings.RECOMMENDATIONS_LOG_BUFFER:
+        try:
+            row.id = shown_id_next()
+        except DatabaseError:
+            logger.exception("interaction log: no id for a shown list, not recorded")
+            return None
+        if shown_buffer(row):
+            return row
     outer = connection.in_atomic_block
     try:
         with transaction.atomic():  # a savepoint: a refused row leaves the caller's transaction usable
@@ -112,7 +125,11 @@ def action_record(*, visitor: str, shown_id: int, product_id: int, kind: str) ->
     this visitor's or did not show the product: a link passed on to someone else proves nothing."""
     if not settings.RECOMMENDATIONS_LOG:
         return None
-    shown = Shown.objects.filter(id=shown_id, visitor=visitor).only("id", "product_ids").first()
+    lists = Shown.objects.filter(id=shown_id, visitor=visitor).only("id", "product_ids")
+    shown = lists.first()
+    if shown is None:  # shown a moment ago, the list may still wait in the buffer (the flush waits for others)
+        log_flush()
+        shown = lists.first()
     if shown is None or product_id not in shown.product_ids:
         return None
     action, _ = Action.objects.get_or_create(
@@ -153,10 +170,15 @@ def products_acted_on(session, *, product_ids: Iterable[int], kind: str) -> int:
     return logged
 
 
-@transaction.atomic
 def signals_forget(*, visitor: str | None = None, account_id: int | None = None) -> int:
     """"Forget me": delete every logged list (and, with them, the actions) of this visitor id and this account.
     Returns the lists deleted."""
+    log_flush()  # rows still waiting in the buffer are deleted too
+    return _signals_delete(visitor=visitor, account_id=account_id)
+
+
+@transaction.atomic
+def _signals_delete(*, visitor: str | None, account_id: int | None) -> int:
     deleted = 0
     if visitor:
         deleted += Shown.objects.filter(visitor=visitor).delete()[1].get("recommendations.Shown", 0)
@@ -167,6 +189,7 @@ def signals_forget(*, visitor: str | None = None, account_id: int | None = None)
 
 def signals_unlink(*, account_id: int) -> int:
     """The account's rows lose their link to it (the customer withdrew their agreement); returns rows unlinked."""
+    log_flush()
     return Shown.objects.filter(account_id=account_id).update(account=None)
 
 
@@ -187,6 +210,7 @@ class PurgeResult:
 def signals_purge(*, now=None) -> PurgeResult:
     """The retention rules: query vectors are cleared after RECOMMENDATIONS_VECTOR_RETENTION_DAYS, whole lists
     (and their actions) deleted after RECOMMENDATIONS_LOG_RETENTION_DAYS. Safe to run twice."""
+    log_flush()
     now = now or timezone.now()
     vector_cutoff = now - timedelta(days=settings.RECOMMENDATIONS_VECTOR_RETENTION_DAYS)
     log_cutoff = now - timedelta(days=settings.RECOMMENDATIONS_LOG_RETENTION_DAYS)
@@ -198,6 +222,7 @@ def signals_purge(*, now=None) -> PurgeResult:
 
 
 __all__ = [
-    "ActionKind", "Channel", "ShownKind", "ShownList", "action_record", "product_view_record", "products_acted_on",
+    "ActionKind", "Channel", "ShownKind", "ShownList", "action_record", "log_flush", "product_view_record",
+    "products_acted_on",
     "result_opened", "session_signals_forget", "shown_record", "signals_forget", "signals_purge", "signals_unlink", "visitor_id",
 ]

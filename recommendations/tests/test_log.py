@@ -11,7 +11,7 @@ from django.utils import timezone
 from catalog.tests.factories import ProductFactory
 from conftest import demo_asset_bytes
 from recommendations.models import Action, Shown
-from recommendations.services import ShownList, shown_record, signals_purge
+from recommendations.services import ShownList, log_flush, shown_record, signals_purge
 from shop.accounts.services import signals_link_set
 from visualsearch.tests.fixtures import query_copy
 
@@ -32,7 +32,9 @@ def _photo_search(client, asset="1f45f.webp"):
 def test_a_photo_search_logs_what_it_showed_without_the_photo_or_the_ip(client, catalogue):
     # when a shopper searches by photo
     response, photo = _photo_search(client)
-    # then one list is logged: the products in the order shown, the key, the close flag and the query vector
+    # then one list is logged (once the buffer is flushed): the products in the order shown, the key, the close
+    # flag and the query vector
+    assert log_flush() == 1
     shown = Shown.objects.get()
     results = response.context["results"]
     assert shown.kind == "photo" and shown.channel == "page"
@@ -57,6 +59,7 @@ def test_a_photo_search_logs_what_it_showed_without_the_photo_or_the_ip(client, 
 
 def test_open_cart_and_purchase_are_attributed_to_the_search_that_led_there(client, catalogue):
     response, _ = _photo_search(client)
+    log_flush()
     shown = Shown.objects.get(kind="photo")
     second = response.context["results"][1].product
     # when the shopper opens the second result, puts it in the cart and buys it
@@ -66,6 +69,7 @@ def test_open_cart_and_purchase_are_attributed_to_the_search_that_led_there(clie
     # then the photo search gets all three, at rank 2 (the product page's similar items are a list of their own)
     actions = list(Action.objects.filter(shown=shown).order_by("id").values_list("kind", "product_id", "rank"))
     assert actions == [("open", second.id, 2), ("cart", second.id, 2), ("buy", second.id, 2)]
+    log_flush()
     assert Shown.objects.filter(kind="similar", source_product=second).count() == 1
 
 
@@ -82,6 +86,7 @@ def test_a_link_from_someone_elses_search_records_nothing(client, catalogue):
 
 def test_a_text_search_logs_its_words_and_the_page_it_showed(client, catalogue):
     response = client.get("/search/", {"q": "teapot"})
+    log_flush()
     shown = Shown.objects.get()
     assert shown.kind == "text"
     assert shown.query_text == "teapot"
@@ -97,6 +102,7 @@ def test_the_account_is_linked_only_when_the_customer_agreed(client, catalogue):
     client.get("/search/", {"q": "teapot"})
     signals_link_set(customer=customer, linked=True)
     client.get("/search/", {"q": "guitar"})
+    log_flush()
     assert list(Shown.objects.order_by("id").values_list("query_text", "account_id")) == [
         ("teapot", None), ("guitar", customer.id)]
     # withdrawing the agreement unlinks, it does not delete
@@ -106,8 +112,10 @@ def test_the_account_is_linked_only_when_the_customer_agreed(client, catalogue):
 
 def test_forget_me_deletes_this_shoppers_rows_only(client, catalogue):
     client.get("/search/", {"q": "teapot"})
+    log_flush()
     client.get(catalogue["Teapot"].get_absolute_url() + f"?shown={Shown.objects.get().id}")
     other = shown_record(visitor="someone-else", shown=ShownList(kind="text", product_ids=[catalogue["Guitar"].id]))
+    log_flush()
     mine = set(Shown.objects.exclude(id=other.id).values_list("id", flat=True))
     assert len(mine) == 2 and Action.objects.count() == 1  # the search and the product page's similar items
 
@@ -127,6 +135,7 @@ def test_purge_clears_old_vectors_and_deletes_old_rows(db, settings):
     def logged(days_ago: int) -> Shown:
         row = shown_record(visitor=f"v{days_ago}", shown=ShownList(
             kind="photo", product_ids=[product.id], query_vector=vector, vector_key="effnet-lite1-avg-240"))
+        log_flush()
         Shown.objects.filter(id=row.id).update(created_at=now - timedelta(days=days_ago))
         return row
 
@@ -148,7 +157,7 @@ def test_the_log_switched_off_records_nothing_and_the_page_still_works(client, c
     settings.RECOMMENDATIONS_LOG = False
     response = client.get("/search/", {"q": "teapot"})
     assert response.status_code == 200
-    assert Shown.objects.count() == 0
+    assert log_flush() == 0 and Shown.objects.count() == 0
     assert "?shown=" not in response.content.decode()
 
 

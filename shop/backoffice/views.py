@@ -13,6 +13,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from recommendations.analytics import PERIODS, analytics_period, analytics_read
+from recommendations.services import log_flush
 from shop.stafftools.errors import JobRejected
 from shop.stafftools.identify import goods_identify
 from shop.stafftools.models import IdentifyJob, IdentifyJobPhoto, JobKind
@@ -69,6 +70,7 @@ def analytics(request):
     wraps it in ``admin.site.admin_view``). ``?days=7|30|90``; ``?export=<table>`` answers that table as CSV."""
     days = days_from(request.GET.get("days"))
     table = request.GET.get("export")
+    log_flush()  # the lists shown in the last seconds, still waiting in the log's buffer, count too
     if table is not None:
         if table not in EXPORTS:
             message = gettext('There is no table "%(table)s" to export; the tables are: %(tables)s.') % {

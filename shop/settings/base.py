@@ -195,6 +195,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "shop.outbox.tasks.events_reconcile_task",
         "schedule": env.float("OUTBOX_RECONCILE_SECONDS", default=60.0),
     },
+    "signals-flush": {  # the interaction log's rows waiting in Redis (recommendations/services/buffer.py)
+        "task": "recommendations.tasks.signals_flush_task",
+        "schedule": env.float("RECOMMENDATIONS_LOG_FLUSH_SECONDS", default=5.0),
+    },
     "signals-purge": {  # the interaction log's retention (recommendations/services/log.py: signals_purge)
         "task": "recommendations.tasks.signals_purge_task",
         "schedule": 6 * 3600.0,
@@ -273,6 +277,10 @@ RECOMMENDATIONS_SIMILAR_CACHE_SECONDS = env.int("RECOMMENDATIONS_SIMILAR_CACHE_S
 # Query vectors (kept for learning from clicks) are cleared after VECTOR_RETENTION_DAYS, whole rows deleted after
 # LOG_RETENTION_DAYS, by the daily purge task.
 RECOMMENDATIONS_LOG = env.bool("RECOMMENDATIONS_LOG", default=True)
+# Rows wait in Redis and reach PostgreSQL in batches (beat every RECOMMENDATIONS_LOG_FLUSH_SECONDS, or a worker once
+# BUFFER_ROWS are waiting): one RPUSH per list on the hot paths instead of a transaction. Off: one INSERT per list.
+RECOMMENDATIONS_LOG_BUFFER = env.bool("RECOMMENDATIONS_LOG_BUFFER", default=True)
+RECOMMENDATIONS_LOG_BUFFER_ROWS = env.int("RECOMMENDATIONS_LOG_BUFFER_ROWS", default=500)
 RECOMMENDATIONS_VECTOR_RETENTION_DAYS = env.int("RECOMMENDATIONS_VECTOR_RETENTION_DAYS", default=30)
 RECOMMENDATIONS_LOG_RETENTION_DAYS = env.int("RECOMMENDATIONS_LOG_RETENTION_DAYS", default=365)
 # Learning from clicks (recommendations/learning.py): a scheduled retrain, off until a shop turns it on. It switches

@@ -5,7 +5,7 @@ import pytest
 from catalog.tests.factories import ProductFactory
 from conftest import photo_bytes
 from recommendations.models import Shown
-from recommendations.services import OrderProducts, copurchases_record
+from recommendations.services import OrderProducts, copurchases_record, log_flush
 from visualsearch.services import product_image_add
 
 pytestmark = pytest.mark.django_db
@@ -33,6 +33,7 @@ def test_product_page_shows_bought_together_and_logs_the_list(client):
     html = page.content.decode()
     assert [t.product.id for t in page.context["together"]] == [shade.id, bulb.id]
     assert "Bought together" in html
+    log_flush()
     shown = Shown.objects.get(kind="together")
     assert (shown.product_ids, shown.source_product_id) == ([shade.id, bulb.id], lamp.id)
     assert f'href="{shade.get_absolute_url()}?shown={shown.id}"' in html
@@ -43,6 +44,7 @@ def test_product_page_hides_bought_together_when_nothing_was_bought_with_it(clie
     page = client.get(lamp.get_absolute_url())
     assert page.context["together"] == []
     assert "Bought together" not in page.content.decode()
+    log_flush()
     assert not Shown.objects.filter(kind="together").exists()
 
 
@@ -53,6 +55,7 @@ def test_home_page_of_a_new_shopper_shows_new_arrivals_and_no_suggestions(client
     assert page.context["suggestions"].items == []
     assert "Suggested for you" not in html and "Inspired by what you viewed" not in html
     assert "New arrivals" in html and "Desk lamp" in html
+    assert log_flush() == 0
     assert not Shown.objects.exists()
 
 
@@ -67,5 +70,6 @@ def test_home_page_suggests_from_the_cart_and_logs_the_list(client, catalogue):
     ids = [s.product.id for s in page.context["suggestions"]]
     assert ids[0] == guitar.id and teapot.id not in ids and len(ids) == 7
     assert "Suggested for you" in page.content.decode()
+    log_flush()
     shown = Shown.objects.get(kind="suggested")
     assert (shown.product_ids, shown.filters) == (ids, {"basis": "behaviour"})
