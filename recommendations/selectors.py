@@ -41,13 +41,7 @@ def similar_items(*, product: Product, limit: int = SIMILAR_ITEMS) -> list[Produ
     changes when the catalogue's vectors do. Products are read fresh on every call, so a price change shows at
     once and an unpublished product drops out at once; a new product joins other products' lists within the TTL.
     """
-    if settings.RECOMMENDATIONS_SIMILAR_CACHE_SECONDS <= 0:
-        return products_similar_to_product(product=product, limit=limit)
-    model_key = active_model_key_recent()
-    return _ranking_cached(
-        f"similar:{model_key}:{product.id}:{limit}",
-        lambda: products_similar_to_product(product=product, limit=limit, model_key=model_key),
-    )
+    return product_page_lists(product=product, similar_limit=limit, colours_limit=0).similar
 
 
 def similar_in_other_colours(*, product: Product, limit: int = 6) -> list[ProductMatch]:
@@ -58,13 +52,34 @@ def similar_in_other_colours(*, product: Product, limit: int = 6) -> list[Produc
     its pictures, as its vectors do. A cached answer costs the product page one query instead of nine, the k-NN
     query among them (bench/profile_requests.py; README "Load").
     """
+    return product_page_lists(product=product, similar_limit=0, colours_limit=limit).other_colours
+
+
+@dataclass(frozen=True)
+class ProductPageLists:
+    similar: list[ProductMatch]
+    other_colours: list[ProductMatch]
+
+
+def product_page_lists(*, product: Product, similar_limit: int = SIMILAR_ITEMS,
+                       colours_limit: int = 6) -> ProductPageLists:
+    """Both visual lists of a product page. From the cache (the usual case) they cost one Redis round trip and one
+    query together, not two of each: a product page is the shop's most frequent request (bench/load.py)."""
+    computes: dict[str, tuple[str, Callable[[], list[ProductMatch]]]] = {}
     if settings.RECOMMENDATIONS_SIMILAR_CACHE_SECONDS <= 0:
-        return _other_colours(product=product, limit=limit)
+        return ProductPageLists(
+            similar=products_similar_to_product(product=product, limit=similar_limit) if similar_limit else [],
+            other_colours=_other_colours(product=product, limit=colours_limit) if colours_limit else [],
+        )
     model_key = active_model_key_recent()
-    return _ranking_cached(
-        f"similar-colours:{model_key}:{product.id}:{limit}",
-        lambda: _other_colours(product=product, limit=limit, model_key=model_key),
-    )
+    if similar_limit:
+        computes["similar"] = (f"similar:{model_key}:{product.id}:{similar_limit}", lambda: products_similar_to_product(
+            product=product, limit=similar_limit, model_key=model_key))
+    if colours_limit:
+        computes["other_colours"] = (f"similar-colours:{model_key}:{product.id}:{colours_limit}",
+                                     lambda: _other_colours(product=product, limit=colours_limit, model_key=model_key))
+    lists = _rankings_cached(computes)
+    return ProductPageLists(similar=lists.get("similar", []), other_colours=lists.get("other_colours", []))
 
 
 def _other_colours(*, product: Product, limit: int, model_key: str | None = None) -> list[ProductMatch]:
@@ -77,24 +92,29 @@ def _other_colours(*, product: Product, limit: int, model_key: str | None = None
     )
 
 
-def _ranking_cached(key: str, compute: Callable[[], list[ProductMatch]]) -> list[ProductMatch]:
-    """``compute()``'s ranking, kept for RECOMMENDATIONS_SIMILAR_CACHE_SECONDS as (image id, similarity, close);
-    the products and pictures are read fresh from it, published ones only."""
-    ranking = cache.get(key)
-    if ranking is None:
-        matches = compute()
-        if matches:  # an empty list may just mean "not embedded yet": ask again next time
-            cache.set(key, [(m.image.id, m.similarity, m.close) for m in matches],
-                      settings.RECOMMENDATIONS_SIMILAR_CACHE_SECONDS)
-        return matches
+def _rankings_cached(computes: dict[str, tuple[str, Callable[[], list[ProductMatch]]]]) -> dict[str, list[ProductMatch]]:
+    """Each ``compute()``'s ranking, kept for RECOMMENDATIONS_SIMILAR_CACHE_SECONDS as (image id, similarity,
+    close); the products and pictures of every cached ranking are read fresh in one query, published ones only."""
+    cached = cache.get_many([key for key, _ in computes.values()])
+    lists: dict[str, list[ProductMatch]] = {}
+    for name, (key, compute) in computes.items():
+        if key not in cached:
+            matches = lists[name] = compute()
+            if matches:  # an empty list may just mean "not embedded yet": ask again next time
+                cache.set(key, [(m.image.id, m.similarity, m.close) for m in matches],
+                          settings.RECOMMENDATIONS_SIMILAR_CACHE_SECONDS)
+    wanted = [image_id for key, _ in computes.values() for image_id, _, _ in cached.get(key, ())]
     images = ProductImage.objects.select_related("product").filter(product__is_published=True).in_bulk(
-        [image_id for image_id, _, _ in ranking]
-    )
-    return [
-        ProductMatch(product=images[image_id].product, image=images[image_id], similarity=similarity, close=close)
-        for image_id, similarity, close in ranking
-        if image_id in images
-    ]
+        wanted) if wanted else {}
+    for name, (key, _) in computes.items():
+        if key in cached:
+            lists[name] = [
+                ProductMatch(product=images[image_id].product, image=images[image_id], similarity=similarity,
+                             close=close)
+                for image_id, similarity, close in cached[key]
+                if image_id in images
+            ]
+    return lists
 
 
 def viewed_product_ids(session) -> list[int]:

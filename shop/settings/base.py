@@ -218,8 +218,9 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Sessions, auth ------------------------------------------------------------------------------------
-# Sessions (carts) live in PostgreSQL only: a Redis outage must not break every page on the session save.
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Sessions (carts) live in PostgreSQL only: a Redis outage must not break every page on the session save. Their
+# commits do not wait for the WAL flush (shop/sessions.py says why and what it risks).
+SESSION_ENGINE = "shop.sessions"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -21,10 +21,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from catalog.models import Category
 from catalog.selectors import category_ancestors, category_by_slug
 from recommendations.selectors import (
+    ProductPageLists,
     SuggestionBasis,
     bought_together,
-    similar_in_other_colours,
-    similar_items,
+    product_page_lists,
     suggestions_for_shopper,
     viewed_product_ids,
 )
@@ -167,7 +167,8 @@ def product(request: HttpRequest, slug: str) -> HttpResponse:
         # The chosen variant's pictures lead the gallery ("you searched a red one: here is the red one").
         images.sort(key=lambda im: im.variant_id != chosen.id)
     # No picture, no vector: the page shows a placeholder and no "similar items" promise.
-    similar = similar_items(product=item) if images else []
+    lists = product_page_lists(product=item) if images else ProductPageLists(similar=[], other_colours=[])
+    similar = lists.similar
     similar_shown = _shown_log(request, ShownList(
         kind=ShownKind.SIMILAR, product_ids=[m.product.id for m in similar], source_product_id=item.id,
         top_similarity=similar[0].similarity if similar else None, close_match=bool(similar and similar[0].close),
@@ -199,7 +200,7 @@ def product(request: HttpRequest, slug: str) -> HttpResponse:
                                     and request.GET.get("shown")),
             "similar": similar,
             "similar_shown": similar_shown,
-            "other_colours": similar_in_other_colours(product=item) if images else [],
+            "other_colours": lists.other_colours,
             "together": together,
             "together_shown": together_shown,
             "add_form": AddToCartForm(initial={"product": item.id, "quantity": 1}),
