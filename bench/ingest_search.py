@@ -162,6 +162,7 @@ def search_latency(assets: Path, *, queries: int) -> None:
     for label, size, n in [("1024x768 photo", (1024, 768), queries), ("12 MP phone photo", (4032, 3024), max(10, queries // 4))]:
         picks = rng.choice(len(products), size=n + 3, replace=True)
         decode, objects, embed, query, knn, filtered, hits_first = [], [], [], [], [], [], 0
+        preprocess, forward, plain_query = [], [], []
         for i, index in enumerate(picks):
             product = products[index]
             data = shopper_photo(assets / _asset_name(product), size=size, seed=i)
@@ -183,6 +184,14 @@ def search_latency(assets: Path, *, queries: int) -> None:
             t4 = time.perf_counter()
             products_near_vector(vector=vector, model_key=model_key, limit=24, filters=SearchFilters(category=department))
             t5 = time.perf_counter()
+            # The path without the object step (VISUALSEARCH_OBJECTS=false, or a box the shopper drew): the photo
+            # alone through preprocessing and one forward, then the same query.
+            alone = embedder.preprocess([picture])
+            t6 = time.perf_counter()
+            plain_vector = embedder.embed_batch(alone)[0]
+            t7 = time.perf_counter()
+            products_near_photo(vector=plain_vector, model_key=model_key, limit=24)
+            t8 = time.perf_counter()
             if i < 3:
                 continue  # warm-up
             decode.append(t1 - t0)
@@ -191,10 +200,14 @@ def search_latency(assets: Path, *, queries: int) -> None:
             query.append(t3 - t2)
             knn.append(t4 - t3)
             filtered.append(t5 - t4)
+            preprocess.append(t6 - t5)
+            forward.append(t7 - t6)
+            plain_query.append(t8 - t7)
             hits_first += bool(matches) and matches[0].product.id == product.id
         total = [a + b + c + d for a, b, c, d in zip(decode, objects, embed, query)]
-        plain = [a + b + c for a, b, c in zip(decode, embed, query)]
-        FIGURES[label] = {"total": total, "plain": plain, "decode": decode, "objects": objects, "embed": embed, "query": query}
+        plain = [a + b + c + d for a, b, c, d in zip(decode, preprocess, forward, plain_query)]
+        FIGURES[label] = {"total": total, "plain": plain, "decode": decode, "objects": objects, "embed": embed,
+                          "query": query, "forward": forward}
         print(f"  {label} ({len(total)} searches over {len(products)} products; right product first in {hits_first}):")
         print(f"    decode (checks, reduced-scale decode, orient):        {ms(decode)}")
         print(f"    object step (U²-Net-p, {settings.VISUALSEARCH_OBJECTS_SIDE} px):                       {ms(objects)}")
@@ -203,7 +216,13 @@ def search_latency(assets: Path, *, queries: int) -> None:
         print(f"      of which the k-NN SQL alone (knn_images, 104 rows):  {ms(knn)}")
         print(f"      with a department filter ({department.name}):{' ' * max(1, 20 - len(department.name))}{ms(filtered)}")
         print(f"    total:                                                {ms(total)}")
-        print(f"    total without the object step:                        {ms(plain)}")
+        print("    without the object step (the photo alone):")
+        print(f"      preprocess (resize, crop, normalise):               {ms(preprocess)}")
+        print(f"      one model forward (batch of 1):                     {ms(forward)}")
+        print(f"      database query:                                     {ms(plain_query)}")
+        print(f"      total (decode + these):                             {ms(plain)}")
+        print(f"      total / one forward, p50:                           "
+              f"{np.percentile(plain, 50) / np.percentile(forward, 50):.2f}")
 
 
 def _asset_name(product) -> str | None:
@@ -266,12 +285,13 @@ def main() -> None:
                 "model_images_per_s": FIGURES.get("model_images_per_s"),
                 "ingest_images_per_s": FIGURES.get("ingest_images_per_s"),
                 "worker_ingest_images_per_s": FIGURES.get("worker_ingest_images_per_s"),
-                "model_forward_ms": p(photo.get("embed", []), 50),
+                "model_forward_ms": p(photo.get("forward", []), 50),
                 "search_p50_ms": p(photo.get("total", []), 50),
                 "search_p95_ms": p(photo.get("total", []), 95),
                 "search_without_objects_p50_ms": p(photo.get("plain", []), 50),
                 "object_step_p50_ms": p(photo.get("objects", []), 50),
                 "search_12mp_p50_ms": p(phone.get("total", []), 50),
+                "search_12mp_without_objects_p50_ms": p(phone.get("plain", []), 50),
             }, indent=1))
     finally:
         embedded_stop_if_started(env)

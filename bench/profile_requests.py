@@ -24,6 +24,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--products", type=int, default=120)
     parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--sort", default="cumulative", choices=["cumulative", "tottime"],
+                        help="order of the profile's lines (tottime: where the time is spent itself)")
+    parser.add_argument("--only", choices=["similar", "page"], help="profile one of the two requests")
     args = parser.parse_args()
     env = django_setup(database="shop_profile", queue="shop-profile", redis_db=12)
     from django.conf import settings
@@ -57,6 +60,8 @@ def main() -> None:
                 ("similar items API", lambda p: f"/api/v1/products/{p.id}/similar"),
                 ("product page", lambda p: p.get_absolute_url()),
             ]:
+                if args.only and not label.startswith({"similar": "similar", "page": "product"}[args.only]):
+                    continue
                 for p in products[:3]:
                     assert client.get(url_of(p)).status_code == 200
                 with CaptureQueriesContext(connection) as queries:
@@ -75,7 +80,7 @@ def main() -> None:
                     times.append(time.perf_counter() - started)
                 print(f"{label}: {ms(times)} in process, one at a time")
                 out = io.StringIO()
-                pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(40)
+                pstats.Stats(profile, stream=out).sort_stats(args.sort).print_stats(40)
                 print("\n".join(out.getvalue().splitlines()[:60]))
     finally:
         embedded_stop_if_started(env)
