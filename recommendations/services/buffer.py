@@ -42,7 +42,8 @@ _FIELDS = ("id", "visitor", "account_id", "kind", "channel", "model_key", "produ
            "close_match", "filters", "query_text", "source_product_id", "query_vector", "vector_key", "created_at")
 
 _client: redis.Redis | None = None
-_lock = threading.Lock()
+_client_lock = threading.Lock()
+_ids_lock = threading.Lock()  # its own: a thread taking a block of ids does not hold up the others' RPUSH
 _ids: list[int] = []
 
 
@@ -50,7 +51,7 @@ def _redis() -> redis.Redis:
     """The cache's Redis database, one connection pool per process (short timeouts: the log must never hold a
     page up; on a timeout the row is written directly)."""
     global _client
-    with _lock:
+    with _client_lock:
         if _client is None:
             _client = redis.Redis.from_url(settings.CACHE_REDIS_URL, socket_timeout=1.0, socket_connect_timeout=1.0)
         return _client
@@ -62,7 +63,7 @@ def _write_alias() -> str:
 
 def shown_id_next() -> int:
     """An id for a list not written yet, from the table's own sequence."""
-    with _lock:
+    with _ids_lock:
         if not _ids:
             with connections[_write_alias()].cursor() as cursor:
                 cursor.execute(
@@ -97,7 +98,7 @@ def shown_buffer(row: Shown) -> bool:
     except redis.RedisError:
         logger.warning("interaction log: Redis refused a row, writing it directly", exc_info=True)
         return False
-    if waiting % settings.RECOMMENDATIONS_LOG_BUFFER_ROWS == 0:
+    if waiting % max(1, settings.RECOMMENDATIONS_LOG_BUFFER_ROWS) == 0:
         try:  # by name: the task module calls services, services never import it
             current_app.send_task("recommendations.tasks.signals_flush_task")
         except Exception:  # the broker down: beat's flush, or the next reader's, writes the rows
