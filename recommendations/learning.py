@@ -40,7 +40,6 @@ from visualsearch.versions import (
 )
 
 from .models import Action, ActionKind, Retrain, RetrainStatus, Shown, ShownKind
-from .services import log_flush
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +180,6 @@ def clicks_retrain(*, force: bool = False, adapter_settings: AdapterSettings = A
         return Retrain(base_key=base_key, previous_key=active_key, status=RetrainStatus.SKIPPED,
                        message="learning from clicks is off (RECOMMENDATIONS_RETRAIN)")
     run = Retrain.objects.create(base_key=base_key, previous_key=active_key)
-    log_flush()  # the clicks of the last seconds' lists are pairs too
 
     def finish(status: str, message: str, **fields) -> Retrain:
         Retrain.objects.filter(id=run.id).update(status=status, message=message, finished_at=timezone.now(), **fields)

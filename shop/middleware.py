@@ -17,6 +17,7 @@ from django.template.loader import render_to_string
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from recommendations.services import FlushIncomplete
 from shop.dbrouter import PIN_COOKIE, replica_aliases, request_routing
 from visualsearch.errors import ErrorCode
 
@@ -25,7 +26,9 @@ logger = logging.getLogger(__name__)
 UNAVAILABLE_MESSAGE = "The shop is unavailable for a moment. Please try again in a few seconds."
 RETRY_AFTER_SECONDS = 5
 # Connection-level failures only: a ProgrammingError or IntegrityError is a bug and stays a 500.
-UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
+# FlushIncomplete: forget-me and unlinking could not write the log's waiting rows first (Redis or PostgreSQL away):
+# nothing was deleted, and the shopper is asked to come back rather than told a half-truth.
+UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError, FlushIncomplete)
 
 
 def unavailable_response(request: HttpRequest) -> HttpResponse:

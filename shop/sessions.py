@@ -5,8 +5,11 @@ Every product page saves the session (the shopper's recently viewed products, wh
 read), and that durable COMMIT was the slowest step of a product page (bench/profile_requests.py: 4 ms of fsync
 for a 28 ms page). ``synchronous_commit = off`` for the session's own transaction can lose the last fraction of a
 second of session changes if the database server crashes, never corrupt them or anything else; orders and
-payments are written by their own transactions, which keep the server's setting. Inside a caller's transaction
-(a login, the checkout) the save is left alone: SET LOCAL would reach the caller's writes too.
+payments are written by their own transactions, which keep the server's setting. What a crash could undo is a
+session's last change: a product in the recently viewed list, a cart line. The checkout sets ``commit_durably``
+on the session: the order is durable, so its emptied cart and its reference in the session must be too (else a
+crash could bring the cart back and hide the order's confirmation page). Inside a caller's transaction the save is
+left alone: SET LOCAL would reach the caller's writes too.
 """
 
 from django.contrib.sessions.backends.base import CreateError, UpdateError
@@ -15,6 +18,9 @@ from django.db import DatabaseError, IntegrityError, connections, router, transa
 
 
 class SessionStore(DatabaseSessionStore):
+    commit_durably = False
+    """Set on a request's session when its change must survive a crash (the checkout): a normal commit then."""
+
     def save(self, must_create: bool = False) -> None:
         """Django's ``db`` save (5.2) with the SET LOCAL inside its transaction: one BEGIN and COMMIT, no savepoint."""
         if self.session_key is None:
@@ -25,7 +31,7 @@ class SessionStore(DatabaseSessionStore):
         outer = connections[using].in_atomic_block
         try:
             with transaction.atomic(using=using):
-                if not outer:
+                if not outer and not self.commit_durably:
                     with connections[using].cursor() as cursor:
                         cursor.execute("SET LOCAL synchronous_commit TO OFF")
                 obj.save(force_insert=must_create, force_update=not must_create, using=using)

@@ -17,6 +17,7 @@ from .log import (
     VISITOR_KEY,
     ActionKind,
     Channel,
+    FlushIncomplete,
     PurgeResult,
     ShownKind,
     ShownList,
@@ -35,7 +36,7 @@ from .log import (
 
 __all__ = [
     "LED_HERE_KEPT", "LED_HERE_KEY", "ORDER_PRODUCTS_COUNTED", "VIEWED_KEPT", "VIEWED_KEY", "VISITOR_KEY",
-    "ActionKind", "Channel", "OrderProducts", "PurgeResult", "RebuildResult", "ShownKind", "ShownList",
+    "ActionKind", "Channel", "FlushIncomplete", "OrderProducts", "PurgeResult", "RebuildResult", "ShownKind", "ShownList",
     "action_record", "copurchases_for_event", "copurchases_rebuild", "copurchases_record", "log_flush",
     "product_view_record", "products_acted_on", "result_opened", "session_signals_forget", "shown_record", "signals_forget",
     "signals_purge", "signals_unlink", "visitor_id",

@@ -1,16 +1,21 @@
-"""The interaction log's write buffer: a shown list costs the request one Redis ``RPUSH``, and a flush writes the
-waiting rows to PostgreSQL in one multi-row INSERT (beat every RECOMMENDATIONS_LOG_FLUSH_SECONDS, a worker when
-RECOMMENDATIONS_LOG_BUFFER_ROWS are waiting, and every reader of the log before it reads).
+"""The interaction log's write buffer: a shown list costs the request one Redis round trip (RPUSH), and a flush
+writes the waiting rows to PostgreSQL in multi-row INSERTs (beat every RECOMMENDATIONS_LOG_FLUSH_SECONDS, a worker
+once RECOMMENDATIONS_LOG_BUFFER_ROWS are waiting, a click on a list still waiting, and every reader of the log).
 
 Why not the INSERT in the request: it was the largest single cost of a similar-items request (BEGIN, SET LOCAL,
 INSERT, COMMIT: four round trips and a transaction, 6 ms of a 10 ms request; bench/signals.py, bench/load.py).
-Why Redis and not the outbox: the outbox is a table, so writing to it is the same INSERT. What it costs: rows
-wait a few seconds in Redis, and a Redis crash in that window loses them, as ``synchronous_commit = off`` already
-accepted for the last moments of the log; it never loses or corrupts a row already in PostgreSQL.
+Why Redis and not the outbox: the outbox is a table, so writing to it is the same INSERT.
+
+What it risks: rows wait a few seconds in Redis, and losing Redis's memory in that window (a crash without
+persistence) loses them, as ``synchronous_commit = off`` already accepted for the last moments of the log. Nothing
+else loses a row: a flush reads rows, commits them, and only then removes them from Redis, so a flusher killed
+half-way leaves them for the next one (ids make a second INSERT of the same row a no-op); a row PostgreSQL
+refuses is dropped alone, with a log line, as the direct INSERT did.
 
 Ids are taken in blocks from the table's own sequence (one round trip per ID_BLOCK lists per process), so a
 result link can carry its list's id (``?shown=``) before the row is written, and ids never collide with rows
-written directly (the log's fallback when Redis is down, and RECOMMENDATIONS_LOG_BUFFER off).
+written directly (the fallback when Redis is down, and RECOMMENDATIONS_LOG_BUFFER off). The queue's keys name the
+database, so a throwaway database (the evaluation commands, the tests) never shares a queue with the shop's.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import numpy as np
 import redis
 from celery import current_app
 from django.conf import settings
-from django.db import DatabaseError, connections, router, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connections, router, transaction
 
 from pgvector import HalfVector
 
@@ -33,10 +38,9 @@ from ..models import Shown
 
 logger = logging.getLogger(__name__)
 
-BUFFER_KEY = "recommendations:log:shown"
-FLUSH_LOCK_KEY = "recommendations:log:flush"
-FLUSH_BATCH = 2000  # rows per INSERT: ~1 MB of statement with query vectors, a few ms of server time
+FLUSH_BATCH = 500  # rows per INSERT: with query vectors ~2 MB of statement, ~0.5 s (bench/signals.py: 0.9 ms a row)
 ID_BLOCK = 100  # ids reserved per round trip; unused ones are lost when the process ends (a gap, not a clash)
+WAITING_SECONDS = 600  # how long a queued list's "still waiting" mark lives (a flush comes every few seconds)
 
 _FIELDS = ("id", "visitor", "account_id", "kind", "channel", "model_key", "product_ids", "top_similarity",
            "close_match", "filters", "query_text", "source_product_id", "query_vector", "vector_key", "created_at")
@@ -59,6 +63,16 @@ def _redis() -> redis.Redis:
 
 def _write_alias() -> str:
     return router.db_for_write(Shown)
+
+
+def _keys() -> tuple[str, str]:
+    """The queue and the flush lock of the database the rows go to."""
+    name = connections[_write_alias()].settings_dict["NAME"]
+    return f"recommendations:log:{name}:shown", f"recommendations:log:{name}:flush"
+
+
+def _waiting_key(shown_id: int) -> str:
+    return f"recommendations:log:{connections[_write_alias()].settings_dict['NAME']}:waiting:{shown_id}"
 
 
 def shown_id_next() -> int:
@@ -90,11 +104,16 @@ def _decode(item: bytes) -> Shown:
     return Shown(**values)
 
 
-def shown_buffer(row: Shown) -> bool:
-    """Queue a row (its id already set) for the next flush. False when Redis did not take it: the caller writes it
-    directly. Past RECOMMENDATIONS_LOG_BUFFER_ROWS waiting rows, a worker is asked to flush (once per that many)."""
+def shown_buffer(*, row: Shown) -> bool:
+    """Queue a row (its id already set) for the next flush, and mark its id as waiting for its visitor (one round
+    trip for both). False when Redis did not take it: the caller writes it directly. Past
+    RECOMMENDATIONS_LOG_BUFFER_ROWS waiting rows a worker is asked to flush (once per that many)."""
+    queue, _ = _keys()
     try:
-        waiting = _redis().rpush(BUFFER_KEY, _encode(row))
+        pipe = _redis().pipeline(transaction=False)
+        pipe.rpush(queue, _encode(row))
+        pipe.set(_waiting_key(row.id), row.visitor, ex=WAITING_SECONDS)
+        waiting, _ = pipe.execute()
     except redis.RedisError:
         logger.warning("interaction log: Redis refused a row, writing it directly", exc_info=True)
         return False
@@ -104,6 +123,16 @@ def shown_buffer(row: Shown) -> bool:
         except Exception:  # the broker down: beat's flush, or the next reader's, writes the rows
             logger.warning("interaction log: could not ask a worker to flush", exc_info=True)
     return True
+
+
+def shown_waiting_for(*, shown_id: int) -> str | None:
+    """The visitor a list still waiting in the queue was shown to, or None (written already, never queued, or
+    Redis cannot say): a click on someone else's or a made-up id costs no flush."""
+    try:
+        visitor = _redis().get(_waiting_key(shown_id))
+    except redis.RedisError:
+        return None
+    return visitor.decode() if visitor is not None else None
 
 
 def _still_valid(rows: list[Shown], alias: str) -> list[Shown]:
@@ -128,58 +157,96 @@ def _still_valid(rows: list[Shown], alias: str) -> list[Shown]:
 
 
 def _insert(rows: list[Shown]) -> int:
-    """The rows still valid, in one multi-row INSERT (ids already set: a row flushed twice is written once)."""
+    """The rows still valid in one multi-row INSERT (ids already set: a row flushed twice is written once); when
+    PostgreSQL refuses the batch for its content, row by row, dropping (and logging) the ones it refuses."""
     alias = _write_alias()
     rows = _still_valid(rows, alias)
     if not rows:
         return 0
+    try:
+        _insert_batch(rows, alias)
+        return len(rows)
+    except (OperationalError, InterfaceError):
+        raise  # the database is away: keep everything for the next flush
+    except DatabaseError:
+        if len(rows) == 1:
+            logger.exception("interaction log: a waiting list the database refuses was dropped (id %s)", rows[0].id)
+            return 0
+    return sum(_insert([row]) for row in rows)
+
+
+def _insert_batch(rows: list[Shown], alias: str) -> None:
     outer = connections[alias].in_atomic_block
     with transaction.atomic(using=alias):
         if not outer:  # why: see log.shown_record (never inside a caller's transaction)
             with connections[alias].cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
         Shown.objects.using(alias).bulk_create(rows, ignore_conflicts=True)
-    return len(rows)
 
 
-def log_flush(*, wait: float = 5.0) -> int:
+def _decoded(items: list[bytes]) -> list[Shown]:
+    rows = []
+    for item in items:
+        try:
+            rows.append(_decode(item))
+        except (ValueError, TypeError, KeyError):  # written by another version of the code: nothing to keep
+            logger.exception("interaction log: a waiting row that cannot be read was dropped")
+    return rows
+
+
+class FlushIncomplete(Exception):
+    """``log_flush(strict=True)`` could not write every waiting row (Redis or PostgreSQL away, or another flush
+    held the queue too long): a caller that must not go on without them (forget-me) stops."""
+
+
+def log_flush(*, wait: float = 5.0, strict: bool = False) -> int:
     """Write every waiting row to PostgreSQL; returns the rows written. Flushes take turns (a Redis lock), so when
-    this returns, rows another flush had taken are committed too: a reader that flushes first sees every list
-    shown before it. Rows a failed INSERT could not write go back to the head of the queue."""
-    if not settings.RECOMMENDATIONS_LOG_BUFFER:
-        return 0
+    this returns, rows another flush was writing are committed too: a reader that flushes first sees every list
+    shown before it. Rows leave the queue only once committed; inside a caller's transaction they stay queued
+    as well (the caller may roll back), and the next flush outside one finds them written already.
+
+    Drains even with RECOMMENDATIONS_LOG_BUFFER off (rows queued before it was turned off). Problems are logged and
+    the rows kept; with ``strict`` they raise ``FlushIncomplete`` instead."""
+    queue, lock_key = _keys()
+    alias = _write_alias()
     client = _redis()
     written = 0
     try:
-        with client.lock(FLUSH_LOCK_KEY, timeout=120, blocking_timeout=wait):
+        with client.lock(lock_key, timeout=120, blocking_timeout=wait) as lock:
+            inside = connections[alias].in_atomic_block  # then the rows stay queued too: see the docstring
+            start = 0
             while True:
-                pipe = client.pipeline(transaction=True)
-                pipe.lrange(BUFFER_KEY, 0, FLUSH_BATCH - 1)
-                pipe.ltrim(BUFFER_KEY, FLUSH_BATCH, -1)
-                items, _ = pipe.execute()
+                items = client.lrange(queue, start, start + FLUSH_BATCH - 1)
                 if not items:
                     return written
-                try:
-                    written += _insert([_decode(item) for item in items])
-                except DatabaseError:  # the database down: keep the rows for the next flush, fail no page
-                    client.lpush(BUFFER_KEY, *reversed(items))
-                    logger.exception("interaction log: %d waiting lists not written, kept for the next flush",
-                                     len(items))
-                    return written
-                if len(items) < FLUSH_BATCH:
-                    return written
-    except redis.exceptions.LockError:
-        logger.warning("interaction log: another flush held the lock for %.0f s", wait)
-        return written
-    except redis.RedisError:
-        logger.warning("interaction log: Redis unavailable, nothing flushed", exc_info=True)
-        return written
+                written += _insert(_decoded(items))
+                if inside:
+                    start += len(items)
+                    continue
+                if not lock.owned():
+                    raise FlushIncomplete("the flush lock expired while writing: the next flush takes over")
+                client.ltrim(queue, len(items), -1)  # only this flush removes from the head while it holds the lock
+    except redis.exceptions.LockError as error:
+        problem: Exception = FlushIncomplete(f"another flush held the log's queue for {wait:.0f} s")
+        problem.__cause__ = error
+    except redis.RedisError as error:
+        problem = FlushIncomplete("Redis unavailable")
+        problem.__cause__ = error
+    except (OperationalError, InterfaceError) as error:
+        problem = FlushIncomplete("PostgreSQL unavailable: the rows stay queued")
+        problem.__cause__ = error
+    except FlushIncomplete as error:
+        problem = error
+    if strict:
+        raise problem
+    logger.warning("interaction log: flush incomplete (%s), %d rows written", problem, written)
+    return written
 
 
 def log_waiting() -> int:
     """Rows waiting in the buffer (0 when Redis cannot say)."""
     try:
-        return int(_redis().llen(BUFFER_KEY))
+        return int(_redis().llen(_keys()[0]))
     except redis.RedisError:
         return 0
 

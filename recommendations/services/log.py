@@ -20,7 +20,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from ..models import Action, ActionKind, Channel, Shown, ShownKind
-from .buffer import log_flush, shown_buffer, shown_id_next
+from .buffer import FlushIncomplete, log_flush, shown_buffer, shown_id_next, shown_waiting_for
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +64,11 @@ class ShownList:
     vector_key: str = ""
 
 
+def _text(value) -> str:
+    """Text PostgreSQL can store: a NUL (possible in a URL's query) is refused by text and jsonb alike."""
+    return str(value).replace("\x00", "")
+
+
 def shown_record(*, visitor: str, shown: ShownList, account_id: int | None = None) -> Shown | None:
     """Log one list shown; returns the row (its id goes into the result links), or None when the log is off or
     the database refused the row: the shopper's page never fails because of the log.
@@ -84,8 +89,8 @@ def shown_record(*, visitor: str, shown: ShownList, account_id: int | None = Non
         product_ids=[int(pid) for pid in shown.product_ids],
         top_similarity=None if shown.top_similarity is None else round(float(shown.top_similarity), 4),
         close_match=shown.close_match,
-        filters={k: str(v) for k, v in shown.filters.items() if v not in (None, "", ())},
-        query_text=shown.query_text[:200],
+        filters={k: _text(v) for k, v in shown.filters.items() if v not in (None, "", ())},
+        query_text=_text(shown.query_text)[:200],
         source_product_id=shown.source_product_id,
         query_vector=np.asarray(vector, dtype=np.float32).tolist() if keep_vector else None,
         vector_key=shown.vector_key if keep_vector else "",
@@ -96,7 +101,7 @@ def shown_record(*, visitor: str, shown: ShownList, account_id: int | None = Non
         except DatabaseError:
             logger.exception("interaction log: no id for a shown list, not recorded")
             return None
-        if shown_buffer(row):
+        if shown_buffer(row=row):
             return row
     outer = connection.in_atomic_block
     try:
@@ -127,8 +132,8 @@ def action_record(*, visitor: str, shown_id: int, product_id: int, kind: str) ->
         return None
     lists = Shown.objects.filter(id=shown_id, visitor=visitor).only("id", "product_ids")
     shown = lists.first()
-    if shown is None:  # shown a moment ago, the list may still wait in the buffer (the flush waits for others)
-        log_flush()
+    if shown is None and shown_waiting_for(shown_id=shown_id) == visitor:  # this visitor's list, not written yet
+        log_flush(wait=2.0)
         shown = lists.first()
     if shown is None or product_id not in shown.product_ids:
         return None
@@ -172,8 +177,9 @@ def products_acted_on(session, *, product_ids: Iterable[int], kind: str) -> int:
 
 def signals_forget(*, visitor: str | None = None, account_id: int | None = None) -> int:
     """"Forget me": delete every logged list (and, with them, the actions) of this visitor id and this account.
-    Returns the lists deleted."""
-    log_flush()  # rows still waiting in the buffer are deleted too
+    Returns the lists deleted. Raises ``FlushIncomplete`` (nothing deleted) when rows still waiting in the buffer
+    cannot be written first: the shopper is told to try again, never told "forgotten" while rows remain."""
+    log_flush(strict=True)  # rows still waiting in the buffer are deleted too; unable to, delete nothing yet
     return _signals_delete(visitor=visitor, account_id=account_id)
 
 
@@ -188,8 +194,9 @@ def _signals_delete(*, visitor: str | None, account_id: int | None) -> int:
 
 
 def signals_unlink(*, account_id: int) -> int:
-    """The account's rows lose their link to it (the customer withdrew their agreement); returns rows unlinked."""
-    log_flush()
+    """The account's rows lose their link to it (the customer withdrew their agreement); returns rows unlinked.
+    Raises ``FlushIncomplete`` (nothing changed) when rows still waiting cannot be written first."""
+    log_flush(strict=True)
     return Shown.objects.filter(account_id=account_id).update(account=None)
 
 
@@ -222,7 +229,8 @@ def signals_purge(*, now=None) -> PurgeResult:
 
 
 __all__ = [
-    "ActionKind", "Channel", "ShownKind", "ShownList", "action_record", "log_flush", "product_view_record",
+    "ActionKind", "Channel", "FlushIncomplete", "ShownKind", "ShownList", "action_record", "log_flush",
+    "product_view_record",
     "products_acted_on",
     "result_opened", "session_signals_forget", "shown_record", "signals_forget", "signals_purge", "signals_unlink", "visitor_id",
 ]

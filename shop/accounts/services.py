@@ -23,9 +23,11 @@ def address_add(*, customer: User, full_name: str, address: str, postcode: str, 
     )
 
 
+@transaction.atomic
 def signals_link_set(*, customer: User, linked: bool) -> Preferences:
     """The customer's choice whether the interaction log links their rows to the account. Turning it off unlinks
-    what was linked (the rows stay only as an anonymous session's; "forget me" deletes them)."""
+    what was linked (the rows stay only as an anonymous session's; "forget me" deletes them); when that cannot be
+    done now (``FlushIncomplete``), the choice is not saved either."""
     preferences, _ = Preferences.objects.update_or_create(customer=customer, defaults={"signals_linked": linked})
     if not linked:
         signals_unlink(account_id=customer.id)

@@ -174,6 +174,7 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", default="shop")
+RECOMMENDATIONS_LOG_FLUSH_SECONDS = env.float("RECOMMENDATIONS_LOG_FLUSH_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE = {
     "embeddings-reconcile": {
         "task": "visualsearch.tasks.embeddings_reconcile_task",
@@ -197,7 +198,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     "signals-flush": {  # the interaction log's rows waiting in Redis (recommendations/services/buffer.py)
         "task": "recommendations.tasks.signals_flush_task",
-        "schedule": env.float("RECOMMENDATIONS_LOG_FLUSH_SECONDS", default=5.0),
+        "schedule": RECOMMENDATIONS_LOG_FLUSH_SECONDS,
+        # A flush queued behind a long task (a retrain, an ingest) is worthless once the next one is due.
+        "options": {"expires": RECOMMENDATIONS_LOG_FLUSH_SECONDS},
     },
     "signals-purge": {  # the interaction log's retention (recommendations/services/log.py: signals_purge)
         "task": "recommendations.tasks.signals_purge_task",

@@ -89,7 +89,8 @@ def _form_errors_text(form) -> str:
 
 
 def _shown_log(request: HttpRequest, shown: ShownList) -> int | None:
-    """Log a list this page shows (one INSERT); returns its id for the result links, None when not logged."""
+    """Log a list this page shows (one Redis round trip, the row written by the next flush); returns its id for
+    the result links, None when not logged."""
     row = shown_record(visitor=visitor_id(request.session), shown=shown, account_id=signals_account_id(request.user))
     return row.id if row is not None else None
 
@@ -447,6 +448,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
         products_acted_on(request.session, product_ids=[line.product.id for line in summary.lines],
                           kind=ActionKind.BUY)
         request.session[ORDERS_KEY] = [order.reference, *request.session.get(ORDERS_KEY, [])][:20]
+        request.session.commit_durably = True  # an order just placed: its emptied cart and its reference must last
         return redirect(providers[payment].start(order) or reverse("shop:order_done", args=[order.reference]))
     return render(request, "shop/checkout.html",
                   {"cart": summary, "form": form, "providers": providers.values(), "payment": payment},

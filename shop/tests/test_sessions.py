@@ -35,3 +35,16 @@ def test_inside_a_callers_transaction_the_save_leaves_its_commit_alone():
 
     assert not any("synchronous_commit" in q["sql"] for q in queries.captured_queries)
     assert Session.objects.filter(session_key=store.session_key).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_session_marked_durable_commits_normally():
+    store = SessionStore()
+    store["orders"] = ["R-1"]
+    store.commit_durably = True
+
+    with CaptureQueriesContext(connection) as queries:
+        store.save()
+
+    assert not any("synchronous_commit" in q["sql"] for q in queries.captured_queries)
+    assert SessionStore(session_key=store.session_key).load() == {"orders": ["R-1"]}
