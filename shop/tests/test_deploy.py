@@ -141,3 +141,6 @@ def test_docker_compose_runs_the_procfile_commands():
         assert services[service]["environment"]["CELERY_QUEUE"] == "${CELERY_QUEUE:-shop}"
         assert "media:/app/var/media" in services[service]["volumes"]
     assert services["db"]["image"].startswith("pgvector/pgvector:")
+    # and Redis keeps the interaction log's waiting rows across a restart (append-only file on a volume)
+    assert services["redis"]["command"][:3] == ["redis-server", "--appendonly", "yes"]
+    assert services["redis"]["volumes"] == ["redisdata:/data"]
