@@ -271,9 +271,14 @@ def test_query_photo_leaves_no_trace_on_disk_in_logs_or_in_the_database(_media_r
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert name not in logged and marker.decode() not in logged
     # and no table gained a row but the interaction log's list of what the API search showed (product ids and the
-    # query vector: the database files were scanned for the photo's bytes and name above)
+    # query vector: the database files were scanned for the photo's bytes and name above), once its buffer is
+    # flushed
+    from recommendations.services import log_flush
+
+    log_flush()
     assert _table_counts() == {**counts_before, "recommendations_shown": counts_before["recommendations_shown"] + 1}
     # and the cache holds the query vector (float16) only, never the photo
     redis = cache._cache.get_client()
     values = [redis.get(key) for key in redis.keys("*") if redis.type(key) == b"string"]
+    values += [item for key in redis.keys("*") if redis.type(key) == b"list" for item in redis.lrange(key, 0, -1)]
     assert not any(marker in value or photo[:2048] in value for value in values)
