@@ -12,8 +12,8 @@ time with a complement. Their orders go through ``copurchases_record`` (what the
 calls). Each shopper's last order is held out: it is not counted, and the question is whether the eight
 suggestions made from everything before it hold one of its products (hit rate at 8). Compared:
 
-- blend: ``suggestions_for_shopper`` (the home page), at several BOUGHT_WITH_WEIGHT values (0 = visual similarity
-  to the weighted taste of views, carts and purchases, no co-purchase evidence);
+- blend: ``suggestions_for_shopper`` (the home page), at several BOUGHT_WITH_WEIGHT and POPULAR_WEIGHT values
+  (both 0 = visual similarity to the weighted taste of views, carts and purchases alone);
 - visual only: ``products_near_products`` of the viewed products (what "Inspired by what you viewed" was);
 - popularity: the most bought products of the counted orders, the shopper's own left out.
 
@@ -49,7 +49,9 @@ COMPLEMENTS = {
     "hat": ["outwear"],
     "shoes": ["pants", "dress"],
 }
-WEIGHTS = (0.0, 0.25, 0.5, 1.0)
+# (BOUGHT_WITH_WEIGHT, POPULAR_WEIGHT) pairs measured; the shop's defaults are DEFAULT_WEIGHTS.
+WEIGHTS = ((0.0, 0.0), (0.5, 0.0), (0.5, 0.1), (0.5, 0.2), (0.5, 0.4), (0.5, 0.8), (0.0, 0.4))
+DEFAULT_WEIGHTS = (0.5, 0.4)
 
 
 @dataclass
@@ -135,6 +137,10 @@ def shopper_simulate(shop: Shop, rng: np.random.Generator) -> Shopper:
     return shopper
 
 
+def _blend_name(weight: float, popular: float) -> str:
+    return f"blend, bought-with {weight:g}, popular {popular:g}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sample", type=int, default=300, help="catalogue photos (one product each)")
@@ -193,27 +199,27 @@ def main() -> None:
             hits["popularity"].append(hit(popular, shopper))
             visual = products_near_products(product_ids=shopper.viewed, limit=SUGGESTED)
             hits["visual only (views)"].append(hit([m.product.id for m in visual], shopper))
-            for weight in WEIGHTS:
-                selectors.BOUGHT_WITH_WEIGHT = weight
+            for weight, popular in WEIGHTS:
+                selectors.BOUGHT_WITH_WEIGHT, selectors.POPULAR_WEIGHT = weight, popular
                 connection.queries_log.clear()  # the log keeps 9000 at most: a full one would count 0 here
                 began = time.perf_counter()
                 with CaptureQueriesContext(connection) as queries:
                     blend = selectors.suggestions_for_shopper(
                         viewed=shopper.viewed, carted=shopper.carted, bought=shopper.bought, limit=SUGGESTED
                     )
-                if weight == 0.5:
+                if (weight, popular) == DEFAULT_WEIGHTS:
                     seconds.append(time.perf_counter() - began)
                     query_counts.append(len(queries.captured_queries))
-                hits[f"blend, bought-with weight {weight:g}"].append(hit([s.product.id for s in blend], shopper))
+                hits[_blend_name(weight, popular)].append(hit([s.product.id for s in blend], shopper))
         n = len(shoppers)
         print(f"\nhit rate at {SUGGESTED} (a held-out product among the suggestions), {n} shoppers:")
         for name, values in hits.items():
-            print(f"  {name:<32} {np.mean(values):6.1%}  ({sum(values)})")
+            print(f"  {name:<40} {np.mean(values):6.1%}  ({sum(values)})")
         buyers = [i for i, s in enumerate(shoppers) if s.orders]
-        for name in ("visual only (views)", "blend, bought-with weight 0.5"):
+        for name in ("visual only (views)", _blend_name(*DEFAULT_WEIGHTS)):
             print(f"  {name + ', shoppers with an order':<54} "
                   f"{np.mean([hits[name][i] for i in buyers]):6.1%}  (of {len(buyers)})")
-        print(f"blend (weight 0.5): {ms(seconds)}, {np.mean(query_counts):.1f} queries per call")
+        print(f"blend {DEFAULT_WEIGHTS}: {ms(seconds)}, {np.mean(query_counts):.1f} queries per call")
 
 
 if __name__ == "__main__":

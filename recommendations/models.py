@@ -110,6 +110,17 @@ class CoPurchase(models.Model):
         return f"{self.product_id} with {self.other_id}: {self.orders} orders"
 
 
+class ProductOrders(models.Model):
+    """How many orders held the product (each order once, like ``CoPurchase``): the popularity that suggestions
+    weigh among products that look alike. Single-product orders count here, not in ``CoPurchase``."""
+
+    product = models.OneToOneField("catalog.Product", on_delete=models.CASCADE, related_name="+", primary_key=True)
+    orders = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.product_id}: {self.orders} orders"
+
+
 class CoPurchaseOrder(models.Model):
     """An order already counted in ``CoPurchase``: the outbox subscriber and the rebuild command both skip an
     order that is here, so an order counts once whoever sees it first and however often its event arrives."""

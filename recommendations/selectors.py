@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from visualsearch.selectors import (
     products_taste_vector,
 )
 
-from .models import Action, ActionKind, CoPurchase
+from .models import Action, ActionKind, CoPurchase, ProductOrders
 from .services import VIEWED_KEY
 
 SIMILAR_ITEMS = 8
@@ -173,6 +174,10 @@ BUY_WEIGHT = 2.0
 # this times the bought-together evidence (0-1): a product other shoppers often bought with what this shopper
 # chose outranks one that only looks a little closer. bench/suggestions.py measured 0.25, 0.5 and 1.0 (README).
 BOUGHT_WITH_WEIGHT = 0.5
+# Among the candidates that look like the taste, the ones more shoppers bought rise by this times their popularity
+# (log orders over the candidates' most, 0-1): what most shoppers of a kind of thing buy is the best first guess
+# for the next one. bench/suggestions.py measured 0 to 0.2 (README "Recommendations from behaviour").
+POPULAR_WEIGHT = 0.4
 CANDIDATES_PER_SLOT = 3  # k-NN candidates per suggestion shown: room for the evidence to reorder them
 EVIDENCE_ROWS = 400  # co-purchase rows read per page at most (the strongest first)
 ACTIONS_READ = 50  # the visitor's most recent carts and purchases in the log
@@ -267,6 +272,18 @@ def bought_with_evidence(*, weights: dict[int, float]) -> dict[int, float]:
     return {other: value / total for other, value in raw.items()}
 
 
+def popularity_among(*, product_ids: list[int]) -> dict[int, float]:
+    """Each product's popularity relative to the others asked about: log(1 + orders) / log(1 + the most orders of
+    any of them): 1.0 for the most bought, 0 for one never bought (one query). Relative, so the prior weighs the
+    same in a shop of a hundred orders and of a million."""
+    orders = dict(ProductOrders.objects.filter(product_id__in=product_ids, orders__gt=0)
+                  .values_list("product_id", "orders"))
+    if not orders:
+        return {}
+    top = math.log1p(max(orders.values()))
+    return {pid: math.log1p(n) / top for pid, n in orders.items()}
+
+
 def _first_listed_images(product_ids: list[int]) -> dict[int, ProductImage]:
     images: dict[int, ProductImage] = {}
     rows = (
@@ -294,7 +311,7 @@ def suggestions_for_shopper(
     history, cart and orders); with ``visitor`` the interaction log's carts and purchases of that visitor are
     added. The taste vector is the weighted mean of the interacted products' pictures (``interaction_weights``);
     the k-NN candidates near it and the products bought together with the interacted ones are scored alike,
-    similarity + BOUGHT_WITH_WEIGHT x evidence. A shopper of products nobody else bought gets the pure visual
+    similarity + BOUGHT_WITH_WEIGHT x evidence + POPULAR_WEIGHT x popularity among them. A shopper of products nobody else bought gets the pure visual
     ranking; a shopper with fewer than INSPIRED_MIN_VIEWS views and nothing carted or bought gets nothing (the
     page shows new arrivals).
 
@@ -315,7 +332,8 @@ def suggestions_for_shopper(
     seconds = settings.RECOMMENDATIONS_SIMILAR_CACHE_SECONDS
     if seconds <= 0:
         return Suggestions(items=_suggestions_rank(weights=weights, limit=limit), basis=basis)
-    taste = json.dumps([sorted((pid, round(w, 3)) for pid, w in weights.items()), limit, BOUGHT_WITH_WEIGHT])
+    taste = json.dumps([sorted((pid, round(w, 3)) for pid, w in weights.items()), limit, BOUGHT_WITH_WEIGHT,
+                        POPULAR_WEIGHT])
     key = f"suggestions:{active_model_key_recent()}:{hashlib.sha1(taste.encode()).hexdigest()}"
     ranking = cache.get(key)
     if ranking is None:
@@ -353,6 +371,7 @@ def _suggestions_rank(*, weights: dict[int, float], limit: int) -> list[Suggesti
     missing = [pid for pid in strongest if pid not in candidates]
     if missing:  # bought together but without a vector (new pictures): evidence alone
         candidates.update(_first_listed_images(missing))
+    popularity = popularity_among(product_ids=list(candidates)) if POPULAR_WEIGHT else {}
     items = []
     for product_id, found in candidates.items():
         similarity = found.similarity if isinstance(found, ProductMatch) else None
@@ -361,7 +380,7 @@ def _suggestions_rank(*, weights: dict[int, float], limit: int) -> list[Suggesti
         items.append(
             Suggestion(
                 product=image.product, image=image, similarity=similarity, bought_with=round(tie, 4),
-                score=(similarity or 0.0) + BOUGHT_WITH_WEIGHT * tie,
+                score=(similarity or 0.0) + BOUGHT_WITH_WEIGHT * tie + POPULAR_WEIGHT * popularity.get(product_id, 0.0),
             )
         )
     items.sort(key=lambda s: (-s.score, s.product.id))

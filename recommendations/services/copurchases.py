@@ -1,4 +1,5 @@
-"""Bought together: how many orders held each pair of products (``models.CoPurchase``).
+"""Bought together: how many orders held each pair of products (``models.CoPurchase``), and each product
+(``models.ProductOrders``, its popularity).
 
 Counted from the shop's ``order.placed`` events (``copurchases_for_event``, an outbox subscriber registered in
 ``apps.py``: the orders domain never imports this app), or rebuilt from every order (``manage.py
@@ -17,7 +18,7 @@ from django.db import connection, transaction
 
 from shop.outbox.models import Event
 
-from ..models import CoPurchase, CoPurchaseOrder
+from ..models import CoPurchase, CoPurchaseOrder, ProductOrders
 
 # Pairs grow with the square of an order's products: an order with more distinct products than this (a reseller,
 # an office fitting out) says little about what goes together, and counts its first ORDER_PRODUCTS_COUNTED only.
@@ -59,9 +60,26 @@ def _pairs_add(counts: dict[tuple[int, int], int]) -> None:
             )
 
 
+def _orders_add(counts: dict[int, int]) -> None:
+    """Add ``counts`` to each product's order count (``ProductOrders``), products deleted since skipped; rows
+    written in product order, like the pairs."""
+    if not counts:
+        return
+    items = sorted(counts.items())
+    table = ProductOrders._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {table} (product_id, orders)
+                SELECT t.p, t.n FROM unnest(%s::bigint[], %s::int[]) AS t(p, n)
+                WHERE EXISTS (SELECT 1 FROM catalog_product WHERE id = t.p)
+                ORDER BY t.p
+                ON CONFLICT (product_id) DO UPDATE SET orders = {table}.orders + EXCLUDED.orders""",
+            [[p for p, _ in items], [n for _, n in items]],
+        )
+
+
 def copurchases_record(*, order: OrderProducts) -> bool:
-    """Count one order's pairs, once. False when the order was counted before; an order of one product is noted
-    as counted and adds nothing."""
+    """Count one order's pairs and products, once. False when the order was counted before."""
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
@@ -73,6 +91,7 @@ def copurchases_record(*, order: OrderProducts) -> bool:
                 return False
         products = _distinct(order.product_ids)
         _pairs_add({pair: 1 for pair in permutations(products, 2)})
+        _orders_add({product: 1 for product in products})
     return True
 
 
@@ -105,13 +124,18 @@ def copurchases_rebuild(*, orders: Iterable[OrderProducts]) -> RebuildResult:
         cursor.execute(f"LOCK TABLE {CoPurchaseOrder._meta.db_table} IN EXCLUSIVE MODE")
     CoPurchase.objects.all().delete()
     CoPurchaseOrder.objects.all().delete()
+    ProductOrders.objects.all().delete()
     counts: Counter[tuple[int, int]] = Counter()
+    per_product: Counter[int] = Counter()
     references: list[str] = []
     for order in orders:
         references.append(order.reference)
-        counts.update(permutations(_distinct(order.product_ids), 2))
+        products = _distinct(order.product_ids)
+        counts.update(permutations(products, 2))
+        per_product.update(products)
     CoPurchaseOrder.objects.bulk_create(
         [CoPurchaseOrder(reference=reference) for reference in dict.fromkeys(references)], batch_size=REBUILD_BATCH
     )
     _pairs_add(dict(counts))
+    _orders_add(dict(per_product))
     return RebuildResult(orders=len(set(references)), pairs=CoPurchase.objects.count())

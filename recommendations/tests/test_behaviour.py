@@ -8,10 +8,12 @@ import pytest
 
 from catalog.tests.factories import ProductFactory
 from conftest import photo_bytes
-from recommendations.models import Action, ActionKind, CoPurchase, CoPurchaseOrder, Shown, ShownKind
+from recommendations.models import Action, ActionKind, CoPurchase, CoPurchaseOrder, ProductOrders, Shown, ShownKind
 from recommendations.selectors import (
+    POPULAR_WEIGHT,
     SuggestionBasis,
     bought_together,
+    popularity_among,
     suggestions_for_shopper,
 )
 from recommendations.services import OrderProducts, copurchases_for_event, copurchases_record
@@ -29,6 +31,10 @@ CUSTOMER = CustomerData(full_name="Ada Lovelace", email="ada@example.org", addre
 
 def _pairs() -> dict[tuple[int, int], int]:
     return {(row.product_id, row.other_id): row.orders for row in CoPurchase.objects.all()}
+
+
+def _product_orders() -> dict[int, int]:
+    return dict(ProductOrders.objects.values_list("product_id", "orders"))
 
 
 def _pictured(**fields):
@@ -63,6 +69,8 @@ def test_an_order_placed_counts_each_pair_once_even_when_its_event_is_delivered_
         (shade.id, bulb.id): 1, (bulb.id, shade.id): 1,
     }
     assert EventHandled.objects.filter(subscriber="recommendations.copurchases").count() == 2
+    # and each product counts the orders that held it, once each
+    assert _product_orders() == {lamp.id: 2, shade.id: 2, bulb.id: 1}
 
 
 def test_the_handler_called_again_with_the_same_event_adds_nothing():
@@ -88,10 +96,11 @@ def test_an_order_of_one_product_or_of_a_deleted_product_writes_no_pair():
     # when both are counted
     events_dispatch(event_ids=list(Event.objects.values_list("id", flat=True)))
     counted = copurchases_record(order=OrderProducts(reference="GONE1", product_ids=[lamp.id, gone_id]))
-    # then both orders are noted and no pair is written
+    # then both orders are noted and no pair is written; the lamp counts both orders, the deleted product none
     assert counted is True
     assert _pairs() == {}
     assert CoPurchaseOrder.objects.count() == 2
+    assert _product_orders() == {lamp.id: 2}
 
 
 # --- bought together ------------------------------------------------------------------------------------------
@@ -148,18 +157,39 @@ def test_suggestions_prefer_what_others_bought_with_the_shoppers_choice(catalogu
     assert "Teapot" not in names and len(names) == 7
 
 
-def test_suggestions_for_products_nobody_bought_together_are_the_visual_ranking(catalogue):
-    # given co-purchases elsewhere in the shop, none of the red apple's
-    _bought_together_times(catalogue["Teapot"], catalogue["Guitar"], 3)
+def test_suggestions_in_a_shop_without_orders_are_the_visual_ranking(catalogue):
     apple = catalogue["Red Apple"]
-    # when a shopper who carted the red apple gets suggestions
+    # when a shopper who carted the red apple gets suggestions in a shop nobody bought from yet
     suggestions = suggestions_for_shopper(carted=[apple.id])
     # then they are the products nearest the apple's picture, in that order, with no evidence
     visual = products_near_products(product_ids=[apple.id], limit=8)
     assert [s.product.id for s in suggestions] == [m.product.id for m in visual]
     assert [s.similarity for s in suggestions] == pytest.approx([m.similarity for m in visual])
+    assert [s.score for s in suggestions] == pytest.approx([m.similarity for m in visual])
     assert {s.bought_with for s in suggestions} == {0.0}
     assert suggestions.items[0].product.name == "Green Apple"
+
+
+def test_among_lookalikes_the_more_bought_rise_by_their_popularity(catalogue):
+    # given orders elsewhere in the shop, none with the red apple: the teapot with the guitar three times, the
+    # green apple once on its own
+    apple, green = catalogue["Red Apple"], catalogue["Green Apple"]
+    teapot, guitar = catalogue["Teapot"], catalogue["Guitar"]
+    _bought_together_times(teapot, guitar, 3)
+    copurchases_record(order=OrderProducts(reference="G1", product_ids=[green.id]))
+    # when a shopper who carted the red apple gets suggestions
+    suggestions = suggestions_for_shopper(carted=[apple.id])
+    # then each scores its similarity plus POPULAR_WEIGHT x log(1 + orders) / log(1 + 3), no bought-with evidence
+    popular = {teapot.id: 1.0, guitar.id: 1.0, green.id: 0.5}
+    assert popularity_among(product_ids=[s.product.id for s in suggestions]) == pytest.approx(popular)
+    assert [s.score for s in suggestions] == pytest.approx(
+        [s.similarity + POPULAR_WEIGHT * popular.get(s.product.id, 0.0) for s in suggestions])
+    assert [s.score for s in suggestions] == sorted((s.score for s in suggestions), reverse=True)
+    assert {s.bought_with for s in suggestions} == {0.0}
+    # and the products nobody bought keep their visual order among themselves
+    visual = [m.product.id for m in products_near_products(product_ids=[apple.id], limit=8)]
+    unbought = [s.product.id for s in suggestions if s.product.id not in popular]
+    assert unbought == [pid for pid in visual if pid not in popular]
 
 
 def test_the_logged_carts_and_purchases_of_the_visitor_count(catalogue):
@@ -185,9 +215,10 @@ def test_a_bought_together_product_without_a_vector_is_still_suggested_on_its_ev
     _bought_together_times(teapot, fresh, 2)
     # when a shopper who bought the teapot gets suggestions
     suggestions = suggestions_for_shopper(bought=[teapot.id])
-    # then the new product is among them, scored on its evidence alone (2 / 3 x 0.5)
+    # then the new product is among them, scored on its evidence (2 / 3 x 0.5) and its popularity (the most bought
+    # of the candidates: 1.0 x POPULAR_WEIGHT), no similarity
     kettle = next(s for s in suggestions if s.product.id == fresh.id)
-    assert (kettle.similarity, kettle.bought_with, round(kettle.score, 4)) == (None, 0.6667, 0.3333)
+    assert (kettle.similarity, kettle.bought_with, round(kettle.score, 4)) == (None, 0.6667, 0.7333)
 
 
 def test_a_second_home_page_view_serves_the_cached_suggestions_in_one_query(catalogue):
