@@ -305,15 +305,16 @@ def suggestions_for_shopper(
     limit: int = SUGGESTIONS,
 ) -> Suggestions:
     """"Suggested for you" on the home page: what looks like the shopper's taste, moved up by what other shoppers
-    bought together with what this one chose; the products they interacted with are left out.
+    bought together with what this one chose and by how often it is bought; the products they interacted with are
+    left out.
 
     ``viewed`` (most recent first), ``carted`` and ``bought`` are product ids the caller knows (the session's
     history, cart and orders); with ``visitor`` the interaction log's carts and purchases of that visitor are
     added. The taste vector is the weighted mean of the interacted products' pictures (``interaction_weights``);
     the k-NN candidates near it and the products bought together with the interacted ones are scored alike,
-    similarity + BOUGHT_WITH_WEIGHT x evidence + POPULAR_WEIGHT x popularity among them. A shopper of products nobody else bought gets the pure visual
-    ranking; a shopper with fewer than INSPIRED_MIN_VIEWS views and nothing carted or bought gets nothing (the
-    page shows new arrivals).
+    similarity + BOUGHT_WITH_WEIGHT x evidence + POPULAR_WEIGHT x popularity among them. In a shop nobody bought
+    from yet that is the pure visual ranking; a shopper with fewer than INSPIRED_MIN_VIEWS views and nothing carted
+    or bought gets nothing (the page shows new arrivals).
 
     The ranking is cached per taste (the weighted products) for RECOMMENDATIONS_SIMILAR_CACHE_SECONDS, as similar
     items are: computing it takes about ten queries (bench/suggestions.py), and a shopper sees the home page again
