@@ -66,13 +66,13 @@ def product_page_lists(*, product: Product, similar_limit: int = SIMILAR_ITEMS,
                        colours_limit: int = 6) -> ProductPageLists:
     """Both visual lists of a product page. From the cache (the usual case) they cost one Redis round trip and one
     query together, not two of each: a product page is the shop's most frequent request (bench/load.py)."""
-    computes: dict[str, tuple[str, Callable[[], list[ProductMatch]]]] = {}
     if settings.RECOMMENDATIONS_SIMILAR_CACHE_SECONDS <= 0:
         return ProductPageLists(
             similar=products_similar_to_product(product=product, limit=similar_limit) if similar_limit else [],
             other_colours=_other_colours(product=product, limit=colours_limit) if colours_limit else [],
         )
     model_key = active_model_key_recent()
+    computes: dict[str, tuple[str, Callable[[], list[ProductMatch]]]] = {}
     if similar_limit:
         computes["similar"] = (f"similar:{model_key}:{product.id}:{similar_limit}", lambda: products_similar_to_product(
             product=product, limit=similar_limit, model_key=model_key))

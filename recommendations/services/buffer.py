@@ -65,14 +65,18 @@ def _write_alias() -> str:
     return router.db_for_write(Shown)
 
 
+def _prefix() -> str:
+    """Every key of the buffer names the database the rows go to."""
+    return f"recommendations:log:{connections[_write_alias()].settings_dict['NAME']}"
+
+
 def _keys() -> tuple[str, str]:
-    """The queue and the flush lock of the database the rows go to."""
-    name = connections[_write_alias()].settings_dict["NAME"]
-    return f"recommendations:log:{name}:shown", f"recommendations:log:{name}:flush"
+    """The queue and the flush lock."""
+    return f"{_prefix()}:shown", f"{_prefix()}:flush"
 
 
 def _waiting_key(shown_id: int) -> str:
-    return f"recommendations:log:{connections[_write_alias()].settings_dict['NAME']}:waiting:{shown_id}"
+    return f"{_prefix()}:waiting:{shown_id}"
 
 
 def shown_id_next() -> int:
@@ -164,7 +168,7 @@ def _insert(rows: list[Shown]) -> int:
     if not rows:
         return 0
     try:
-        _insert_batch(rows, alias)
+        shown_rows_insert(rows=rows, alias=alias)
         return len(rows)
     except (OperationalError, InterfaceError):
         raise  # the database is away: keep everything for the next flush
@@ -175,10 +179,17 @@ def _insert(rows: list[Shown]) -> int:
     return sum(_insert([row]) for row in rows)
 
 
-def _insert_batch(rows: list[Shown], alias: str) -> None:
+def shown_rows_insert(*, rows: list[Shown], alias: str | None = None) -> None:
+    """Rows with their ids set, in one INSERT in a transaction of their own (a savepoint inside a caller's, so a
+    refused row leaves the caller's transaction usable); a row already written is skipped.
+
+    The log's own transaction need not wait for the WAL flush: a crash may lose the last moments of the log,
+    never corrupt it, and the writer no longer waits ~10 ms for the disk (bench/signals.py). Never inside a
+    caller's transaction: SET LOCAL would apply to its writes too."""
+    alias = alias or _write_alias()
     outer = connections[alias].in_atomic_block
     with transaction.atomic(using=alias):
-        if not outer:  # why: see log.shown_record (never inside a caller's transaction)
+        if not outer:
             with connections[alias].cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
         Shown.objects.using(alias).bulk_create(rows, ignore_conflicts=True)

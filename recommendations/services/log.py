@@ -1,9 +1,9 @@
 """Recommendation writes: the session's view history, and the interaction log (``models.Shown`` / ``Action``).
 
 The log costs the hot paths one Redis RPUSH per list shown (``buffer``: the rows reach PostgreSQL in batches;
-bench/signals.py measures both ways); what the shopper does next is one INSERT when it happens. Attribution needs no cookie of its own: result links carry
-the list's id (``?shown=``), and the session remembers, per product, the last list that led there, so that
-putting it in the cart and buying it count for that list.
+bench/signals.py measures both ways); what the shopper does next is one INSERT when it happens. Attribution needs
+no cookie of its own: result links carry the list's id (``?shown=``), and the session remembers, per product, the
+last list that led there, so that putting it in the cart and buying it count for that list.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from datetime import timedelta
 
 import numpy as np
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from ..models import Action, ActionKind, Channel, Shown, ShownKind
-from .buffer import FlushIncomplete, log_flush, shown_buffer, shown_id_next, shown_waiting_for
+from .buffer import FlushIncomplete, log_flush, shown_buffer, shown_id_next, shown_rows_insert, shown_waiting_for
 
 logger = logging.getLogger(__name__)
 
@@ -73,9 +73,9 @@ def shown_record(*, visitor: str, shown: ShownList, account_id: int | None = Non
     """Log one list shown; returns the row (its id goes into the result links), or None when the log is off or
     the database refused the row: the shopper's page never fails because of the log.
 
-    With RECOMMENDATIONS_LOG_BUFFER (the default) the row is queued in Redis with an id from the table's sequence
-    and written by the next ``log_flush``; readers of the log flush first. Without it, or with Redis down, it is
-    one INSERT here."""
+    The row's id comes from the table's sequence. With RECOMMENDATIONS_LOG_BUFFER (the default) the row is queued
+    in Redis and written by the next ``log_flush``; readers of the log flush first. Without it, or with Redis
+    down, it is the same INSERT here."""
     if not settings.RECOMMENDATIONS_LOG:
         return None
     vector = shown.query_vector
@@ -95,24 +95,11 @@ def shown_record(*, visitor: str, shown: ShownList, account_id: int | None = Non
         query_vector=np.asarray(vector, dtype=np.float32).tolist() if keep_vector else None,
         vector_key=shown.vector_key if keep_vector else "",
     )
-    if settings.RECOMMENDATIONS_LOG_BUFFER:
-        try:
-            row.id = shown_id_next()
-        except DatabaseError:
-            logger.exception("interaction log: no id for a shown list, not recorded")
-            return None
-        if shown_buffer(row=row):
-            return row
-    outer = connection.in_atomic_block
     try:
-        with transaction.atomic():  # a savepoint: a refused row leaves the caller's transaction usable
-            if not outer:
-                # The row's own transaction need not wait for the WAL flush: a crash may lose the last moments of
-                # the log, never corrupt it, and the request no longer waits ~10 ms for the disk (bench/signals.py).
-                # Never inside a caller's transaction: SET LOCAL would apply to its writes too.
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            row.save()
+        row.id = shown_id_next()
+        if settings.RECOMMENDATIONS_LOG_BUFFER and shown_buffer(row=row):
+            return row
+        shown_rows_insert(rows=[row])
     except DatabaseError:
         logger.exception("interaction log: a shown list was not recorded")
         return None
@@ -230,7 +217,6 @@ def signals_purge(*, now=None) -> PurgeResult:
 
 __all__ = [
     "ActionKind", "Channel", "FlushIncomplete", "ShownKind", "ShownList", "action_record", "log_flush",
-    "product_view_record",
-    "products_acted_on",
-    "result_opened", "session_signals_forget", "shown_record", "signals_forget", "signals_purge", "signals_unlink", "visitor_id",
+    "product_view_record", "products_acted_on", "result_opened", "session_signals_forget", "shown_record",
+    "signals_forget", "signals_purge", "signals_unlink", "visitor_id",
 ]

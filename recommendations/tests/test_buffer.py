@@ -87,11 +87,11 @@ def test_a_flush_the_database_cannot_take_keeps_every_row_for_the_next_one(monke
     product = ProductFactory()
     rows = [_similar(product), _similar(product, visitor="v-2")]
 
-    def away(rows, alias):
+    def away(*, rows, alias):
         raise OperationalError("the database is restarting")
 
     with monkeypatch.context() as patched:
-        patched.setattr(buffer, "_insert_batch", away)
+        patched.setattr(buffer, "shown_rows_insert", away)
         assert log_flush() == 0
         with pytest.raises(FlushIncomplete):
             log_flush(strict=True)
