@@ -232,9 +232,15 @@ def product_image_store(
     return image, True
 
 
-def product_image_colours_set(*, image_id: int, colours: list[dict]) -> None:
-    """Record the named colours measured on a picture (``visualsearch.colours``), largest share first."""
-    ProductImage.objects.filter(id=image_id).update(colours=colours, colour_keys=[c["key"] for c in colours])
+def product_images_colours_set(*, colours: dict[int, list[dict]]) -> None:
+    """Record the named colours measured on pictures (``visualsearch.colours``, largest share first), keyed by
+    picture id: one UPDATE for a whole embedding batch. A picture deleted meanwhile is skipped."""
+    images = [
+        ProductImage(id=image_id, colours=found, colour_keys=[c["key"] for c in found])
+        for image_id, found in colours.items()
+    ]
+    if images:
+        ProductImage.objects.bulk_update(images, ["colours", "colour_keys"])
 
 
 @transaction.atomic

@@ -104,24 +104,41 @@ def _references() -> tuple[np.ndarray, np.ndarray]:
     return lab(np.asarray(points, dtype=np.uint8)), np.asarray(owners)
 
 
+_named: np.ndarray | None = None
+"""Each 24-bit sRGB value's palette index once named in this process (-1: not yet), 16 MiB, filled as pictures
+come: a value is named the same way every time, so a worker names each distinct colour once in its life."""
+
+
 def colour_names(pixels: np.ndarray) -> np.ndarray:
     """The palette index naming each (N, 3) sRGB pixel.
 
-    Each distinct colour is named once: a product picture holds far fewer distinct values than pixels (flat
-    packshot backgrounds, smooth shading), and the Lab conversion and nearest-shade search cost per value
-    (5.9 -> 3.2 ms a picture over 60 demo pictures, /tmp/colbench.py in the issue note)."""
+    Only values this process has not named before are converted to Lab and matched to the shades (``_named``), and
+    each of those once: a product picture holds far fewer distinct values than pixels (flat packshot backgrounds,
+    smooth shading), and pictures of one catalogue share most of theirs. Threads that name the same value at once
+    write the same index, so the table needs no lock."""
+    global _named
+    if _named is None:
+        _named = np.full(1 << 24, -1, dtype=np.int8)
     pixels = np.asarray(pixels, dtype=np.uint8).reshape(-1, 3)
     packed = (pixels[:, 0].astype(np.int32) << 16) | (pixels[:, 1].astype(np.int32) << 8) | pixels[:, 2]
-    distinct, inverse = np.unique(packed, return_inverse=True)
-    values_rgb = np.stack([(distinct >> 16) & 255, (distinct >> 8) & 255, distinct & 255], axis=1).astype(np.uint8)
-    return _names_of(values_rgb)[inverse.reshape(-1)]
+    names = _named[packed]
+    unknown = names < 0
+    if unknown.any():
+        distinct = np.unique(packed[unknown])
+        rgb = np.stack([(distinct >> 16) & 255, (distinct >> 8) & 255, distinct & 255], axis=1).astype(np.uint8)
+        _named[distinct] = _names_of(rgb)
+        names = _named[packed]
+    return names.astype(np.intp)
 
 
 def _names_of(pixels: np.ndarray) -> np.ndarray:
     values = lab(pixels)
     chroma = np.hypot(values[:, 1], values[:, 2])
     reference, owners = _references()
-    nearest = owners[np.argmin(((values[:, None, :] - reference[None, :, :]) ** 2).sum(axis=2), axis=1)]
+    # Nearest shade by squared distance, |r|^2 - 2 v.r (the |v|^2 term is the same for every shade): one matrix
+    # product instead of an (N, shades, 3) array.
+    reference64 = reference.astype(np.float64)
+    nearest = owners[np.argmin((reference64 ** 2).sum(axis=1) - 2.0 * values.astype(np.float64) @ reference64.T, axis=1)]
     lightness = values[:, 0]
     achromatic = np.where(lightness < 25, _index("black"), np.where(lightness > 82, _index("white"), _index("grey")))
     return np.where(chroma < CHROMA_ACHROMATIC, achromatic, nearest)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
-from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections, router, transaction
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections, router
 
 from .models import ImageEmbedding
 
@@ -61,16 +61,21 @@ def _read_rows(sql: str, params: list[object], *, settings_sql: _Statements = ()
 
 
 def _rows_on(alias: str, sql: str, params: list[object], settings_sql: _Statements) -> list[tuple]:
-    if not settings_sql:
-        with connections[alias].cursor() as cursor:
+    with connections[alias].cursor() as cursor:
+        if not settings_sql:
             cursor.execute(sql, params)
             return cursor.fetchall()
-    # SET LOCAL only lasts for this transaction, and only on this connection: atomic() on the same alias, or it
-    # would silently do nothing (or tune another database's transaction).
-    with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
-        for statement, statement_params in settings_sql:
-            cursor.execute(statement, statement_params)
-        cursor.execute(sql, params)
+        # The SET LOCALs and the query in one string, one round trip (Django's psycopg cursors bind parameters
+        # on the client, so PostgreSQL gets one simple query): outside a transaction, PostgreSQL runs a string of
+        # statements as one implicit transaction, so each SET LOCAL holds for this query and ends with it; inside
+        # a caller's transaction it holds until that one ends, as a SET LOCAL there always does. Before, BEGIN,
+        # each SET and COMMIT were a round trip of their own (5 instead of 1).
+        cursor.execute(
+            "; ".join([*(statement for statement, _ in settings_sql), sql]),
+            [*(value for _, values in settings_sql for value in values), *params],
+        )
+        while cursor.description is None and cursor.nextset():
+            pass  # the SETs' results (no rows) come first
         return cursor.fetchall()
 
 

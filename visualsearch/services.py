@@ -19,12 +19,12 @@ from django.utils import timezone
 from pgvector import SparseVector
 
 from catalog.models import Product, ProductImage, ProductImageKind
-from catalog.services import PictureData, VariantMismatch, product_image_colours_set, product_image_store
+from catalog.services import PictureData, VariantMismatch, product_image_store, product_images_colours_set
 from shop.outbox.services import events_record
 
 from .colours import picture_colours
 from .embedding import embedder_for, spec_for
-from .intake import image_intake, stored_image_open
+from .intake import IntakeResult, image_intake, stored_image_open
 from .models import CONCEPT_COUNT, EmbeddingStatus, ImageEmbedding, ModelVersion, ModelVersionStatus
 from . import querysets
 from .querysets import hnsw_index_sql
@@ -56,7 +56,8 @@ def adapter_train_send(version_id: int) -> None:
 def product_image_add(
     *,
     product: Product,
-    data: bytes,
+    data: bytes | None = None,
+    intake: IntakeResult | None = None,
     alt_text: str = "",
     position: int | None = None,
     enqueue: bool = True,
@@ -70,12 +71,17 @@ def product_image_add(
 
     The one door for catalogue photos: admin, partner API, import and evaluation all come here.
     enqueue=False leaves the pending embedding rows for the caller to send in batches (import).
+    ``intake`` instead of ``data``: what ``image_intake`` made of the file, when the caller ran it already (the
+    import checks and re-encodes its files on a thread pool while this stores the rows in order).
     Raises ImageRejected (nothing stored) for files that are not acceptable photos. The same photo added
     twice to a product returns the existing image (created=False).
     """
     if variant is not None and variant.product_id != product.id:
         raise VariantMismatch(variant.sku)
-    intake = image_intake(data, limits=intake_limits())
+    if (data is None) == (intake is None):
+        raise TypeError("product_image_add takes either data or intake")
+    if intake is None:
+        intake = image_intake(data, limits=intake_limits())
     image, created = product_image_store(
         product=product,
         picture=PictureData(
@@ -249,7 +255,9 @@ def _object_mask(picture):
 
 
 def _colours_measure(images: list[ProductImage], pictures: list) -> None:
-    """Name the product's colours on each picture not measured yet (once per picture, whatever the key)."""
+    """Name the product's colours on each picture not measured yet (once per picture, whatever the key); the
+    batch's colours are written in one UPDATE."""
+    measured = {}
     for image, picture in zip(images, pictures, strict=True):
         if image.colours is not None:
             continue
@@ -258,8 +266,8 @@ def _colours_measure(images: list[ProductImage], pictures: list) -> None:
         except Exception:  # colour is an extra: a failure here must not cost the picture its vector
             logger.exception("colours of image %s could not be measured", image.id)
             continue
-        image.colours = [{"key": c.key, "share": c.share, "hex": c.hex} for c in found]
-        product_image_colours_set(image_id=image.id, colours=image.colours)
+        image.colours = measured[image.id] = [{"key": c.key, "share": c.share, "hex": c.hex} for c in found]
+    product_images_colours_set(colours=measured)
 
 
 CONCEPT_INDEXED = 0.01

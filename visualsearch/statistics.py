@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 
 from . import querysets
 from .models import VectorStatistics, VectorStatisticsKind
@@ -70,21 +70,24 @@ def query_statistics_flush() -> int:
         _last_flush = time.monotonic()
     written = 0
     for model_key, (total, n) in batches.items():
-        with transaction.atomic():
+        # On the primary by name, not through the router: a search request that happens to flush would otherwise
+        # count as a unit of work that wrote catalogue data and read its own k-NN query from the primary (and pin
+        # the shopper there); nobody reads these means back within the request.
+        with transaction.atomic(using=DEFAULT_DB_ALIAS):
             row = (
-                VectorStatistics.objects.select_for_update()
+                VectorStatistics.objects.using(DEFAULT_DB_ALIAS).select_for_update()
                 .filter(model_key=model_key, kind=VectorStatisticsKind.QUERY)
                 .first()
             )
             if row is None:
-                VectorStatistics.objects.create(
+                VectorStatistics.objects.using(DEFAULT_DB_ALIAS).create(
                     model_key=model_key, kind=VectorStatisticsKind.QUERY, mean=(total / n).tolist(), count=n
                 )
             else:
                 weight = min(row.count, settings.VISUALSEARCH_QUERY_STATS_WINDOW)
                 row.mean = ((np.asarray(row.mean, dtype=np.float64) * weight + total) / (weight + n)).tolist()
                 row.count = weight + n
-                row.save(update_fields=["mean", "count", "updated_at"])
+                row.save(using=DEFAULT_DB_ALIAS, update_fields=["mean", "count", "updated_at"])
         written += n
     _forget()
     return written

@@ -33,10 +33,10 @@ from shop.tests.standby import (
     standby_start,
     standbys_leftover_remove,
 )
-from visualsearch.models import ImageEmbedding
+from visualsearch.models import ImageEmbedding, VectorStatistics, VectorStatisticsKind
 from visualsearch.selectors import active_model_key, catalogue_centring, product_first_vector, products_near_vector
 from visualsearch.services import embeddings_compute, product_image_add
-from visualsearch.statistics import catalogue_statistics_refresh
+from visualsearch.statistics import catalogue_statistics_refresh, query_statistics_discard
 from visualsearch.tests.fixtures import query_copy
 
 STANDBY = "replica_0"
@@ -90,6 +90,8 @@ def replicas(standby, settings):
     settings.RECOMMENDATIONS_SIMILAR_CACHE_SECONDS = 0  # every similar-items request runs its k-NN query
     replica_health_forget()
     yield standby
+    if standby.running:
+        standby.sql("SELECT pg_wal_replay_resume()")  # a test that failed while replay was paused spoils no other
     replica_health_forget()
     for alias in (STANDBY, SILENT):
         connections[alias].close()
@@ -153,6 +155,32 @@ def test_a_product_committed_on_the_primary_is_found_by_a_photo_search_on_the_st
     with connections[STANDBY].cursor() as cursor:
         cursor.execute("SELECT pg_is_in_recovery(), inet_server_port()")
         assert cursor.fetchone() == (True, standby.port)
+
+
+def test_a_search_that_writes_the_query_statistics_still_reads_the_standby_and_pins_nobody(
+    replicas, shop_catalogue, client, settings
+):
+    # given a process whose query statistics are due to be written at the next search (they are, after a quiet
+    # minute: the flush is due by time as well as by count)
+    settings.VISUALSEARCH_QUERY_STATS_FLUSH_SECONDS = 0
+    query_statistics_discard()
+    replicas.wait_replayed()
+    before = VectorStatistics.objects.filter(kind=VectorStatisticsKind.QUERY).values_list("count", flat=True).first()
+
+    # when a shopper searches by photo
+    with CaptureQueriesContext(connections[STANDBY]) as on_standby, CaptureQueriesContext(connection) as on_primary:
+        response = client.post("/api/v1/search/image", {
+            "image": SimpleUploadedFile("q.jpg", query_copy(demo_asset_bytes("1fad6.webp")), "image/jpeg"),
+            "limit": 3,
+        })
+
+    # then the statistics were written on the primary within the request, the k-NN query still ran on the standby,
+    # and the shopper is not pinned to the primary for a write of theirs that never happened
+    assert _ids(response)[0] == shop_catalogue["Teapot"].id
+    assert VectorStatistics.objects.get(kind=VectorStatisticsKind.QUERY).count == (before or 0) + 1
+    assert any("visualsearch_vectorstatistics" in q["sql"] for q in on_primary.captured_queries)
+    assert _knn_ran(on_standby) and not _knn_ran(on_primary)
+    assert PIN_COOKIE not in response.cookies
 
 
 def test_when_the_standby_stops_similar_items_answer_from_the_primary_after_one_warning(

@@ -60,6 +60,21 @@ def test_large_photos_are_stored_downscaled():
     assert (result.width, result.height) == (1000, 500)
 
 
+@pytest.mark.parametrize("size,orientation,stored", [
+    ((4032, 3024), None, (2016, 1512)),  # a 12 MP phone photo: half scale from its DCT keeps 98 % of 2048 px
+    ((4032, 3024), 6, (1512, 2016)),     # shot in portrait: upright after the reduced decode
+    ((2500, 1875), None, (2048, 1536)),  # half scale would leave 1250 px: decoded whole, resized to 2048
+    ((8000, 4000), None, (2000, 1000)),  # 1/4 keeps 2000 px: no resize at all
+])
+def test_a_large_jpeg_is_stored_at_the_reduced_scale_that_keeps_nearly_the_stored_size(size, orientation, stored):
+    data = _jpeg(size, orientation=orientation)
+
+    result = image_intake(data)
+
+    assert (result.width, result.height) == stored
+    assert Image.open(io.BytesIO(result.jpeg)).size == stored
+
+
 def test_same_upload_gives_same_hash():
     data = photo_bytes()
     assert image_intake(data).content_hash == image_intake(data).content_hash
@@ -188,3 +203,52 @@ def test_a_large_query_photo_is_decoded_at_a_reduced_scale_upright_and_still_che
     with pytest.raises(ImageRejected) as too_big:
         query_photo_open(data, limits=IntakeLimits(max_pixels=10_000_000))
     assert too_big.value.code == ErrorCode.IMAGE_TOO_MANY_PIXELS
+
+
+def _jpeg(size: tuple[int, int], *, orientation: int | None = None) -> bytes:
+    rng = np.random.default_rng(5)
+    pixels = (rng.random((size[1] // 8, size[0] // 8, 3)) * 255).astype(np.uint8)
+    image = Image.fromarray(pixels).resize(size, Image.Resampling.NEAREST)
+    exif = Image.Exif()
+    if orientation:
+        exif[0x0112] = orientation
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90, exif=exif)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("size,orientation,expected", [
+    ((4032, 3024), None, (504, 378)),  # 12 MP: 1/8 of its pixels each way still gives the network 240 px
+    ((4032, 3024), 6, (378, 504)),     # shot in portrait: upright after the reduced decode
+    ((1024, 768), None, (512, 384)),   # 1/4 would leave 192 px on the short side: 1/2
+    ((640, 480), None, (320, 240)),    # what the page sends: 1/2 leaves exactly the 240 px the network reads
+    ((900, 300), None, (900, 300)),    # a panorama: its short side is already near 240
+])
+def test_a_query_photo_for_the_network_alone_is_decoded_at_the_smallest_scale_that_keeps_its_short_side(
+    size, orientation, expected
+):
+    from visualsearch.intake import query_photo_open
+
+    picture = query_photo_open(_jpeg(size, orientation=orientation), short_side=240)
+
+    assert picture.mode == "RGB" and picture.size == expected
+    assert min(picture.size) >= 240
+
+
+def test_a_png_for_the_network_alone_is_decoded_whole_and_left_for_the_preprocessing_to_resize():
+    from visualsearch.intake import query_photo_open
+
+    out = io.BytesIO()
+    Image.new("RGB", (1200, 900), (200, 40, 40)).save(out, "PNG")
+
+    assert query_photo_open(out.getvalue(), short_side=240).size == (1200, 900)  # no DCT to scale in
+    assert query_photo_open(out.getvalue()).size == (640, 480)  # the object step's 640 px
+
+
+def test_the_reduced_decode_still_checks_the_whole_file():
+    from visualsearch.intake import query_photo_open
+
+    data = _jpeg((4032, 3024))
+    with pytest.raises(ImageRejected) as refused:
+        query_photo_open(data[: len(data) // 2], short_side=240)
+    assert refused.value.code == ErrorCode.IMAGE_TRUNCATED

@@ -58,3 +58,31 @@ def test_the_object_step_can_be_turned_off(settings, catalogue):
 
     assert (query.box, query.objects) == (None, ())
     assert np.isclose(np.linalg.norm(query.vector), 1.0, atol=1e-4)
+
+
+@pytest.mark.parametrize("objects,crop,short_side,decoded", [
+    (False, None, 480, (800, 500)),                         # the network alone: 1/2 scale keeps twice its 240 px
+    (True, None, None, (640, 400)),                         # the object step crops from the 640 px photo
+    (False, CropBox(0.1, 0.1, 0.5, 0.5), None, (640, 400)),  # so does a box the shopper drew
+])
+def test_a_query_photo_is_decoded_only_as_far_as_its_search_needs(
+    settings, catalogue, monkeypatch, objects, crop, short_side, decoded
+):
+    from visualsearch import selectors
+
+    settings.VISUALSEARCH_OBJECTS = objects
+    opened = []
+    real = selectors.query_photo_open
+
+    def recording(data, **options):
+        picture = real(data, **options)
+        opened.append((options["short_side"], picture.size))
+        return picture
+
+    monkeypatch.setattr(selectors, "query_photo_open", recording)
+    photo, _, _ = _two_things(size=(1600, 1000))
+
+    query = photo_query(photo, crop=crop)
+
+    assert opened == [(short_side, decoded)]
+    assert np.isclose(np.linalg.norm(query.vector), 1.0, atol=1e-4)

@@ -12,6 +12,7 @@ from catalog.tests.factories import ProductFactory
 from conftest import photo_bytes
 from visualsearch.embedding import embedder_for
 from visualsearch.intake import image_intake, stored_image_open
+from catalog.models import ProductImage
 from visualsearch.models import ImageEmbedding
 from visualsearch.services import embeddings_compute, embeddings_reconcile, embeddings_requeue
 
@@ -134,3 +135,23 @@ def test_broker_down_leaves_the_upload_stored_and_the_row_for_the_reconciler(mon
     row.refresh_from_db()
     assert (row.status, row.attempts) == ("pending", 0)
     assert row.enqueued_at is not None  # the reconciler sends it again after VISUALSEARCH_RESEND_AFTER_SECONDS
+
+
+def test_a_batch_writes_its_pictures_colours_in_one_update_and_leaves_measured_ones_alone():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    red, red_row = _image_with_row(colour=(200, 30, 35))
+    blue, blue_row = _image_with_row(colour=(40, 90, 200))
+    measured, measured_row = _image_with_row(colour=(50, 150, 60))
+    kept = [{"key": "green", "share": 0.5, "hex": "#329641"}]
+    ProductImage.objects.filter(id=measured.id).update(colours=kept, colour_keys=["green"])
+
+    with CaptureQueriesContext(connection) as queries:
+        embeddings_compute(embedding_ids=[red_row.id, blue_row.id, measured_row.id])
+
+    updates = [q["sql"] for q in queries if q["sql"].startswith('UPDATE "catalog_productimage"')]
+    assert len(updates) == 1
+    colours = dict(ProductImage.objects.values_list("id", "colour_keys"))
+    assert colours[red.id][0] == "red" and colours[blue.id][0] == "blue"
+    assert ProductImage.objects.get(id=measured.id).colours == kept  # measured once, whatever the key

@@ -101,6 +101,26 @@ def test_colours_are_measured_on_the_product_pixels(catalogue):
     assert [c.key for c in picture_colours(flat)] == ["blue"]
 
 
+def test_each_colour_value_is_named_once_per_process_and_always_the_same(monkeypatch):
+    from visualsearch import colours
+
+    monkeypatch.setattr(colours, "_named", None)
+    converted = []
+    real = colours._names_of
+    monkeypatch.setattr(colours, "_names_of", lambda rgb: converted.append(len(rgb)) or real(rgb))
+    pixels = np.random.default_rng(3).integers(0, 256, (5000, 3), dtype=np.uint8)
+    distinct = len(np.unique(pixels, axis=0))
+
+    first = colours.colour_names(pixels)
+    again = colours.colour_names(np.concatenate([pixels[::-1], [[20, 60, 200]]]))
+
+    # the second call converts only the one value it had not seen, and names the rest as the first did
+    assert converted == [distinct, 1]
+    assert np.array_equal(again[:-1], first[::-1])
+    assert colours.PALETTE[again[-1]].key == "blue"
+    assert np.array_equal(first, real(pixels))  # the table holds what naming each pixel afresh gives
+
+
 def test_colour_words_filter_text_search(catalogue):
     assert _names(products_for_text(text="green apple"), catalogue)[0] == "Green Apple"
     result = products_for_text(text="apple", filters=SearchFilters(colours=("red",)))

@@ -161,3 +161,31 @@ def test_import_adds_variants_with_their_pictures_and_sizes_without(tmp_path):
     ]
     assert tee.stock_quantity == 7
     assert sorted(tee.images.values_list("variant__sku", flat=True)) == ["TEE-BLUE", "TEE-RED"]
+
+
+def test_pictures_are_prepared_on_the_intake_threads_and_rows_written_in_file_order(folder, monkeypatch):
+    import threading
+
+    from shop.backoffice import importing
+
+    real_intake, threads_seen = importing.image_intake, []
+
+    def intake_watched(data, **kwargs):
+        threads_seen.append(threading.current_thread().name)
+        return real_intake(data, **kwargs)
+
+    monkeypatch.setattr(importing, "image_intake", intake_watched)
+    monkeypatch.setattr(importing, "INTAKE_THREADS", 2)
+    monkeypatch.setattr(importing, "INTAKE_AHEAD", 1)  # the pool at most one row ahead of the writer
+
+    out, err = _run(folder)
+
+    assert "images: 3 added, 0 unchanged" in out
+    # red, red-back, blue and broken; the missing file fails its read, the bad price is refused before
+    assert len(threads_seen) == 4
+    assert all(name.startswith("intake") for name in threads_seen)  # never the writer's thread
+    mug = Product.objects.get(sku="R1")
+    assert list(mug.images.order_by("position").values_list("content_hash", flat=True)) == [
+        real_intake((folder / name).read_bytes()).content_hash for name in ("red.jpg", "red-back.png")
+    ]
+    assert err.index("line 5:") < err.index("line 6:") < err.index("line 7:")  # errors in file order

@@ -1,0 +1,45 @@
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from visualsearch import querysets
+
+SETTINGS = (
+    ("SET LOCAL hnsw.ef_search = %s", [123]),
+    ("SET LOCAL hnsw.iterative_scan = relaxed_order", []),
+)
+READ = "SELECT current_setting('hnsw.ef_search'), current_setting('hnsw.iterative_scan'), %s::int"
+
+
+def _current() -> tuple[str, str]:
+    with connection.cursor() as cursor:
+        # A vector first: pgvector's library (which defines the settings and their defaults) loads on first use.
+        cursor.execute("SELECT '[1]'::vector")
+        cursor.execute("SELECT current_setting('hnsw.ef_search'), current_setting('hnsw.iterative_scan')")
+        return cursor.fetchone()
+
+
+@pytest.mark.django_db(transaction=True)  # no test transaction around it: the shop's own autocommit reads
+def test_a_read_with_its_settings_is_one_round_trip_and_the_settings_end_with_it():
+    with CaptureQueriesContext(connection) as queries:
+        rows = querysets._read_rows(READ, [7], settings_sql=SETTINGS)
+
+    assert rows == [("123", "relaxed_order", 7)]  # the SET LOCALs held for the query
+    assert len(queries.captured_queries) == 1  # no BEGIN, no COMMIT, no SET of its own
+    assert _current() == ("40", "off")  # pgvector's defaults again: nothing leaked onto the connection
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inside_a_callers_transaction_the_settings_last_until_it_ends():
+    with transaction.atomic():
+        assert querysets._read_rows(READ, [1], settings_sql=SETTINGS) == [("123", "relaxed_order", 1)]
+        assert _current() == ("123", "relaxed_order")  # SET LOCAL: until the caller's transaction ends
+    assert _current() == ("40", "off")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_read_with_settings_leaves_the_connection_usable_and_unchanged():
+    with pytest.raises(Exception, match="division by zero"):
+        querysets._read_rows("SELECT 1 / %s", [0], settings_sql=SETTINGS)
+
+    assert _current() == ("40", "off")
