@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -43,3 +44,20 @@ def test_a_failing_read_with_settings_leaves_the_connection_usable_and_unchanged
         querysets._read_rows("SELECT 1 / %s", [0], settings_sql=SETTINGS)
 
     assert _current() == ("40", "off")
+
+
+@pytest.mark.django_db
+def test_a_vector_literal_gives_back_every_float32_exactly_through_postgresql():
+    from visualsearch.querysets import vector_literal
+
+    rng = np.random.default_rng(11)
+    vector = (rng.standard_normal(1280) * np.logspace(-8, 1, 1280)).astype(np.float32)
+    vector[:3] = [0.0, 1e-38, -3.4e38]
+
+    literal = vector_literal(vector)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s::vector::text", [literal])
+        (echoed,) = cursor.fetchone()
+
+    assert np.array_equal(np.array(literal[1:-1].split(","), dtype=np.float32), vector)
+    assert np.array_equal(np.array(echoed[1:-1].split(","), dtype=np.float32), vector)
