@@ -147,7 +147,6 @@ def search_latency(assets: Path, *, queries: int) -> None:
     from visualsearch.embedding.objects import salient_objects
     from visualsearch.selectors import (
         SearchFilters,
-        _network_short_side,
         active_model_key,
         intake_limits,
         products_near_photo,
@@ -188,7 +187,7 @@ def search_latency(assets: Path, *, queries: int) -> None:
             # The path without the object step (VISUALSEARCH_OBJECTS=false, the partner API's plain search): the
             # photo decoded only as far as the network needs, preprocessing and one forward, then the same query.
             t5b = time.perf_counter()
-            small = query_photo_open(data, limits=intake_limits(), short_side=_network_short_side(embedder.spec.preprocessing))
+            small = query_photo_open(data, limits=intake_limits(), short_side=embedder.spec.preprocessing.decode_side)
             t5c = time.perf_counter()
             alone = embedder.preprocess([small])
             t6 = time.perf_counter()

@@ -153,7 +153,7 @@ def query_photo_open(
     By default at most ``QUERY_SIDE`` px on its long side (the object step crops its objects out of it). With
     ``short_side`` (a search without the object step: the network reads only its own input) a JPEG is decoded at
     the smallest DCT scale that keeps that many pixels on its short side and is not resized here: the spec's
-    preprocessing resizes it as it resizes a catalogue picture. Asked for 480 px (selectors._network_short_side), a
+    preprocessing resizes it as it resizes a catalogue picture. Asked for 480 px (``Preprocessing.decode_side``), a
     1024x768 photo is decoded whole with no resize here, 7.3 ms instead of 23 ms with the network's resize included;
     a 640x480 one 4.3 instead of 4.6; a 12 MP one at 1008x756, 34.5 instead of 38.6 (most of it the whole-file
     check), on this 2-core machine; bench/ingest_search.py times the decode within the search path."""
@@ -205,8 +205,12 @@ def image_intake(data: bytes, *, limits: IntakeLimits = IntakeLimits()) -> Intak
     )
 
 
-def stored_image_open(data: bytes) -> Image.Image:
-    """Decode a file that intake stored (catalogue images, read back by the worker)."""
+def stored_image_open(data: bytes, *, short_side: int | None = None) -> Image.Image:
+    """Decode a file that intake stored (catalogue images, read back by the worker). With ``short_side`` (the
+    worker: ``Preprocessing.decode_side``) at the smallest DCT scale that keeps that many pixels on its short side,
+    as a query photo is: a 2016x1512 stored photo is decoded at 1008x756."""
     image = Image.open(io.BytesIO(data))
+    if short_side is not None and image.format == "JPEG":
+        image.draft("RGB", (short_side, short_side))
     image.load()
     return image.convert("RGB")

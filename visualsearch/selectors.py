@@ -291,7 +291,7 @@ def photo_query(
     objects_wanted = crop is None and find_objects and settings.VISUALSEARCH_OBJECTS
     picture = query_photo_open(
         data, limits=intake_limits(),
-        short_side=None if objects_wanted or crop is not None else _network_short_side(embedder.spec.preprocessing),
+        short_side=None if objects_wanted or crop is not None else embedder.spec.preprocessing.decode_side,
     )
     if crop is not None:
         picture = picture.crop(crop.pixels(picture.size))
@@ -312,15 +312,6 @@ def photo_query(
         for box, vector in zip(boxes, vectors[1:], strict=True)
     )
     return photo_query_in_key(_photo_query_led(base_key, vectors[0], objects), model_key=model_key)
-
-
-def _network_short_side(preprocessing) -> int | None:
-    """The short side a photo is decoded at for the network alone: twice what the network reads, so the spec's
-    resize (not the JPEG's DCT scaling) makes the last reduction, as it does for a catalogue picture. On 103 IKEA
-    room photos the vectors' cosine to the catalogue path's is 0.9990 (min 0.9938) so, 0.9934 (min 0.9785) when
-    decoded at the network's own 240 px, 0.9988 by the old 640 px path. None (the 640 px default) when the
-    preprocessing first trims the picture to its object, which needs the pixels around it."""
-    return None if preprocessing.trim_background else 2 * preprocessing.resize
 
 
 def _photo_query_led(model_key: str, whole: np.ndarray, objects: tuple[FoundObject, ...]) -> PhotoQuery:

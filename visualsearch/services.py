@@ -205,11 +205,13 @@ def embeddings_compute(*, embedding_ids: list[int]) -> dict[str, int]:
         by_key.setdefault(row.model_key, []).append(row)
     images = ProductImage.objects.in_bulk([row.image_id for row in rows])
     for key, key_rows in by_key.items():
+        embedder = embedder_for(key, settings.VISUALSEARCH_DEVICE)
         pictures, ready_rows = [], []
         for row in key_rows:
             try:
                 with images[row.image_id].image.open("rb") as handle:
-                    pictures.append(stored_image_open(handle.read()))
+                    # Decoded only as far as the network (and the colours' 96 px) need.
+                    pictures.append(stored_image_open(handle.read(), short_side=embedder.spec.preprocessing.decode_side))
                 ready_rows.append(row)
             except Exception as error:  # a missing or unreadable stored file fails that image only
                 logger.warning("embedding %s: cannot read image %s: %s", row.id, row.image_id, error)
@@ -218,7 +220,6 @@ def embeddings_compute(*, embedding_ids: list[int]) -> dict[str, int]:
         if not ready_rows:
             continue
         _colours_measure([images[row.image_id] for row in ready_rows], pictures)
-        embedder = embedder_for(key, settings.VISUALSEARCH_DEVICE)
         try:
             embedded = embedder.embed_with_concepts(pictures)
         except Exception as error:
@@ -302,7 +303,7 @@ def embeddings_concepts_fill(*, model_key: str, limit: int = 256) -> int:
         for row in rows[start : start + settings.VISUALSEARCH_BATCH_SIZE]:
             try:
                 with row.image.image.open("rb") as handle:
-                    pictures.append(stored_image_open(handle.read()))
+                    pictures.append(stored_image_open(handle.read(), short_side=embedder.spec.preprocessing.decode_side))
                 chunk.append(row)
             except Exception as error:  # an unreadable file: its vector stays, without concepts
                 logger.warning("concepts for embedding %s: cannot read image %s: %s", row.id, row.image_id, error)

