@@ -229,10 +229,10 @@ def _worker() -> None:
     real_open = services.stored_image_open
     poison_file = Path(os.environ["FAULTKIT_POISON_FILE"])
 
-    def stored_image_open(data: bytes):
+    def stored_image_open(data: bytes, **options):
         if poison_file.exists() and hashlib.sha256(data).hexdigest() in poison_file.read_text().split():
             os.kill(os.getpid(), signal.SIGKILL)
-        return real_open(data)
+        return real_open(data, **options)
 
     services.stored_image_open = stored_image_open
     _outbox_kill_points()
