@@ -137,6 +137,14 @@ def _decoded(probe: Image.Image) -> Image.Image:
     return image
 
 
+def _draft_short_side(probe: Image.Image, side: int) -> None:
+    """Have a JPEG not yet decoded decode at the smallest DCT scale keeping ``side`` px on its short side (other
+    formats have no such scale). draft keeps the result >= the requested size in both directions, and EXIF rotation
+    comes after, so the same size is asked for in both."""
+    if probe.format == "JPEG":
+        probe.draft("RGB", (side, side))
+
+
 QUERY_SIDE = 640
 """A query photo is searched at most 640 px on its long side: the page's script sends that much, the network
 reads 240 px, the object step 224 px. A larger upload (an API client sending a 12 MP photo) is decoded at a
@@ -157,12 +165,8 @@ def query_photo_open(
     1024x768 photo is decoded whole with no resize here, 7.3 ms instead of 23 ms with the network's resize included;
     a 640x480 one 4.3 instead of 4.6; a 12 MP one at 1008x756, 34.5 instead of 38.6 (most of it the whole-file
     check), on this 2-core machine; bench/ingest_search.py times the decode within the search path."""
-    probe, source_format = _checked_open(data, limits)
-    if source_format == "JPEG":
-        # draft keeps the result >= the requested size in both directions; EXIF rotation comes after, so ask for
-        # the same size in both.
-        wanted = short_side if short_side is not None else QUERY_SIDE
-        probe.draft("RGB", (wanted, wanted))
+    probe, _ = _checked_open(data, limits)
+    _draft_short_side(probe, short_side if short_side is not None else QUERY_SIDE)
     image = _decoded(probe)
     if short_side is None and max(image.size) > QUERY_SIDE:
         image.thumbnail((QUERY_SIDE, QUERY_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0)
@@ -210,7 +214,7 @@ def stored_image_open(data: bytes, *, short_side: int | None = None) -> Image.Im
     worker: ``Preprocessing.decode_side``) at the smallest DCT scale that keeps that many pixels on its short side,
     as a query photo is: a 2016x1512 stored photo is decoded at 1008x756."""
     image = Image.open(io.BytesIO(data))
-    if short_side is not None and image.format == "JPEG":
-        image.draft("RGB", (short_side, short_side))
+    if short_side is not None:
+        _draft_short_side(image, short_side)
     image.load()
     return image.convert("RGB")
