@@ -1,24 +1,24 @@
-"""The shop's k-NN search on Citus distributed tables against the same schema on one plain PostgreSQL node.
+"""The shop's own tables and k-NN query on Citus distributed tables, against the same on one plain PostgreSQL node.
 
     # one node: the embedded PostgreSQL of SHOP_VAR_DIR, database shop_citus_bench (dropped at the end)
     SHOP_VAR_DIR=var-bench nice -n 10 .venv/bin/python bench/citus.py --rows 1000000
     # a Citus cluster (bench/citus_cluster.sh starts one on loopback; DEVELOPERS.md says how to build Citus)
     CITUS_URL=postgresql://postgres@127.0.0.1:9700/postgres nice -n 10 .venv/bin/python bench/citus.py --rows 1000000
 
-The tables are the shop's, cut to the columns the search reads, in the shape Citus needs: products are
-distributed by ``id``; pictures and their embeddings by ``product_id``, co-located with products, so the k-NN
-query's joins (on ``product_id``) run inside each shard with no repartitioning; every unique constraint
-includes the distribution column; categories and model versions are reference tables (a copy on every node).
-The embedding index is the shop's own partial HNSW index (``querysets.hnsw_index_sql``); the query is the shop's
-k-NN query reshaped for sharding (``knn_sql``: products joined on the embedding's ``product_id``, the picture
-looked up by ``(product_id, id)``), and its settings are the shop's ``SET LOCAL``s, preceded by ``SET LOCAL
-citus.propagate_set_commands = 'local'`` so that Citus sends them to the shards (plain PostgreSQL accepts that
-line as an unused custom setting): the same statements run on both. DEVELOPERS.md lists what the shop's own
-schema still needs before its tables can be distributed.
+The schema is the shop's: ``manage.py migrate`` creates it (on Citus in a schema of its own, ``shop_bench``,
+dropped at the end). On Citus the benchmark then distributes it the way DEVELOPERS.md describes: categories and
+model versions become reference tables; products are distributed by ``id`` and pictures and embeddings by
+``product_id``, co-located with them (their keys, ``(product_id, id)``, and the embedding's foreign key to its
+picture, ``(product_id, image_id)``, are the shop's since visualsearch migration 0007). What Citus cannot hold is
+dropped and printed: unique constraints without the distribution column (a product's SKU and slug) and foreign
+keys between distributed and local tables (order lines, the interaction log, variants ...).
 
-On Citus every shard walks its own HNSW graph with ``LIMIT k`` and the coordinator merges the shards' rows, so a
-query costs one index scan per shard; the filter (a category holding 1/``--categories`` of the products,
-uncorrelated with the vectors) is applied inside each shard's iterative scan.
+The queries are the shop's own ``visualsearch.querysets.knn_images``, unchanged, through Django's connection:
+its ``SET LOCAL citus.propagate_set_commands = 'local'`` sends ``hnsw.ef_search`` and ``hnsw.iterative_scan`` to
+the shards (plain PostgreSQL keeps it as an unused setting), and its picture lookup by ``(product_id, id)`` in a
+fenced subquery runs inside each shard. Each shard walks its own HNSW graph with ``LIMIT k`` and the coordinator
+merges the shards' rows, so a query costs one index scan per shard; the filter (a category holding
+1/``--categories`` of the products, uncorrelated with the vectors) is applied inside each shard's iterative scan.
 
 The vectors are bench/scale.py's synthetic 1280-d vectors shaped like the real embeddings. Prints load, distribute
 and index build times, table and index sizes, and recall@10 with p50/p95 per ef_search, with and without the
@@ -36,7 +36,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import psycopg
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
@@ -44,82 +43,20 @@ sys.path.insert(0, str(PROJECT_DIR))
 from bench.scale import DIM, K, exact_top_k, real_embeddings, recall, synthetic, timed_queries  # noqa: E402
 
 DATABASE = "shop_citus_bench"
+SCHEMA = "shop_bench"
 MODEL_KEY = "effnet-lite1-avg-240"
-TABLES = ("visualsearch_imageembedding", "catalog_productimage", "catalog_product", "catalog_category",
-          "visualsearch_modelversion")
-
-SCHEMA = f"""
-CREATE TABLE catalog_category (id integer PRIMARY KEY, name varchar(100) NOT NULL);
-CREATE TABLE visualsearch_modelversion (id integer PRIMARY KEY, key varchar(64) NOT NULL UNIQUE,
-    dimension integer NOT NULL, is_active boolean NOT NULL);
-CREATE TABLE catalog_product (id bigint PRIMARY KEY, category_id integer NOT NULL, price numeric(10, 2) NOT NULL,
-    is_published boolean NOT NULL DEFAULT true);
-CREATE TABLE catalog_productimage (id bigint NOT NULL, product_id bigint NOT NULL,
-    kind varchar(16) NOT NULL DEFAULT 'catalogue', position integer NOT NULL DEFAULT 0,
-    PRIMARY KEY (product_id, id));
-CREATE TABLE visualsearch_imageembedding (id bigint NOT NULL, image_id bigint NOT NULL, product_id bigint NOT NULL,
-    model_key varchar(64) NOT NULL DEFAULT '{MODEL_KEY}', status varchar(10) NOT NULL DEFAULT 'ready',
-    vector halfvec, PRIMARY KEY (product_id, id),
-    CONSTRAINT imageembedding_one_per_image_and_key UNIQUE (product_id, image_id, model_key));
-"""
+REFERENCE = ("catalog_category", "visualsearch_modelversion")
+DISTRIBUTED = ("catalog_product", "catalog_productimage", "visualsearch_imageembedding")
 
 
-def knn_sql(*, filtered: bool) -> str:
-    """The shop's k-NN query (visualsearch.querysets.knn_images), its joins on the embedding's product_id.
-
-    The picture is looked up in a LATERAL subquery kept apart by OFFSET 0, not in a plain join: joined on two
-    columns (product_id and id), PostgreSQL multiplies the two clauses' selectivities, estimates 2 rows out of
-    1M, and sorts the whole table instead of walking the HNSW index (measured: 0.6-0.8 s a query instead of
-    milliseconds). The subquery's unique-key lookup is estimated at one row, so the plan stays an index walk.
-    """
-    category = "AND p.category_id = ANY(%(categories)s)" if filtered else ""
-    return f"""
-        SELECT e.image_id, e.product_id, (e.vector::halfvec({DIM}) <=> %(q)s::halfvec({DIM})) AS distance
-        FROM visualsearch_imageembedding e
-        JOIN catalog_product p ON p.id = e.product_id
-        CROSS JOIN LATERAL (
-            SELECT i.kind FROM catalog_productimage i WHERE i.product_id = e.product_id AND i.id = e.image_id OFFSET 0
-        ) i
-        WHERE e.model_key = %(key)s AND e.vector IS NOT NULL AND i.kind = 'catalogue' AND p.is_published {category}
-        ORDER BY e.vector::halfvec({DIM}) <=> %(q)s::halfvec({DIM})
-        LIMIT %(k)s
-    """
-
-
-def settings_sql(ef_search: int) -> list[str]:
-    return [
-        "SET LOCAL citus.propagate_set_commands = 'local'",
-        f"SET LOCAL hnsw.ef_search = {int(ef_search)}",
-        "SET LOCAL hnsw.iterative_scan = relaxed_order",
-    ]
-
-
-def connect(args):
-    import psycopg
-    from pgvector.psycopg import register_vector
-
-    if args.citus_url:
-        conn = psycopg.connect(args.citus_url, autocommit=True, prepare_threshold=None)
-        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-        register_vector(conn)
-        return conn, None
-    from bench.scale import pg_connect
-
-    var_dir = Path(os.environ.get("SHOP_VAR_DIR", PROJECT_DIR / "var"))
-    admin = pg_connect(var_dir, "postgres")
-    if not args.reuse:
-        admin.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
-        admin.execute(f"CREATE DATABASE {DATABASE}")
-    return pg_connect(var_dir, DATABASE), admin
-
-
-def copy_embeddings(conn, data: np.ndarray, per_product: int) -> None:
-    """COPY (id, image_id, product_id, vector halfvec) in PostgreSQL's binary format, built with numpy."""
+def copy_embeddings(cursor, data: np.ndarray, per_product: int) -> None:
+    """COPY (id, image_id, product_id, vector halfvec) in PostgreSQL's binary format, built with numpy; the
+    shop's other NOT NULL columns take defaults set for the load."""
     row = np.dtype([("nfields", ">i2"), ("l1", ">i4"), ("id", ">i8"), ("l2", ">i4"), ("image", ">i8"),
                     ("l3", ">i4"), ("product", ">i8"), ("l4", ">i4"), ("dim", ">i2"), ("unused", ">i2"),
                     ("v", ">f2", (DIM,))])
     sql = "COPY visualsearch_imageembedding (id, image_id, product_id, vector) FROM STDIN WITH (FORMAT BINARY)"
-    with conn.cursor() as cursor, cursor.copy(sql) as copy:
+    with cursor.copy(sql) as copy:
         copy.write(b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0))
         for start in range(0, len(data), 20_000):
             chunk = data[start : start + 20_000]
@@ -134,20 +71,22 @@ def copy_embeddings(conn, data: np.ndarray, per_product: int) -> None:
         copy.write(struct.pack(">h", -1))
 
 
-def sizes(conn, citus: bool) -> dict[str, int]:
+def sizes(cursor, citus: bool) -> dict[str, int]:
     """Bytes of the embedding table (heap + TOAST) and of its HNSW index, summed over the shards on Citus."""
     from visualsearch.querysets import _index_name
 
     index = _index_name(MODEL_KEY)  # the shop's own name for the key's index
     if not citus:
-        return {"table_bytes": conn.execute("SELECT pg_table_size('visualsearch_imageembedding')").fetchone()[0],
-                "hnsw_index_bytes": conn.execute("SELECT pg_relation_size(%s)", [index]).fetchone()[0]}
-    table = conn.execute("SELECT citus_table_size('visualsearch_imageembedding')").fetchone()[0]
-    shards = conn.execute(
+        cursor.execute("SELECT pg_table_size('visualsearch_imageembedding'), pg_relation_size(%s)", [index])
+        table, index_bytes = cursor.fetchone()
+        return {"table_bytes": table, "hnsw_index_bytes": index_bytes}
+    cursor.execute("SELECT citus_table_size('visualsearch_imageembedding')")
+    table = cursor.fetchone()[0]
+    cursor.execute(
         "SELECT sum(result::bigint) FROM run_command_on_shards('visualsearch_imageembedding', "
-        "$$SELECT pg_relation_size('" + index + "_' || split_part('%s', '_', -1))$$)"
-    ).fetchone()[0]
-    return {"table_bytes": int(table), "hnsw_index_bytes": int(shards or 0)}
+        f"$$SELECT pg_relation_size('{SCHEMA}.{index}_' || split_part('%s', '_', -1))$$)"
+    )
+    return {"table_bytes": int(table), "hnsw_index_bytes": int(cursor.fetchone()[0] or 0)}
 
 
 def main() -> None:
@@ -167,19 +106,35 @@ def main() -> None:
     args.citus_url = os.environ.get("CITUS_URL", "")
     var_dir = Path(os.environ.get("SHOP_VAR_DIR", PROJECT_DIR / "var"))
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings.dev")
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+    centres = real_embeddings(var_dir, count=512)  # from SHOP_VAR_DIR's shop, before Django points elsewhere
+    admin = None
     if args.citus_url:
-        os.environ["DATABASE_URL"] = args.citus_url  # so that settings start no embedded PostgreSQL of their own
+        os.environ["DATABASE_URL"] = args.citus_url  # the coordinator; settings start no embedded PostgreSQL
+    else:
+        from bench.scale import pg_connect
+
+        admin = pg_connect(var_dir, "postgres")
+        if not args.reuse:
+            admin.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
+            admin.execute(f"CREATE DATABASE {DATABASE}")
+        os.environ["SHOP_DB_NAME"] = DATABASE  # the embedded PostgreSQL's, another database
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings.dev")
     import django
 
     django.setup()
+    from django.db import connection
 
-    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
-    centres = real_embeddings(var_dir, count=512)
+    if args.citus_url:
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+        connection.close()
+        connection.settings_dict.setdefault("OPTIONS", {})["options"] = f"-c search_path={SCHEMA},public"
+
     data = synthetic(centres, n=args.rows, noise=0.6, seed=1)
     queries = synthetic(centres, n=args.queries, noise=0.6, seed=2)
     products = (args.rows + args.per_product - 1) // args.per_product
-    product_category = np.random.default_rng(3).integers(0, args.categories, products).astype(np.int32)
+    product_category = np.random.default_rng(3).integers(0, args.categories, products).astype(np.int64)
     row_category = product_category[np.arange(args.rows) // args.per_product]
     filtered_rows = np.flatnonzero(row_category == 0)
     # Ground truth on float16-rounded vectors: what the halfvec column holds (ids are row index + 1).
@@ -187,95 +142,161 @@ def main() -> None:
     truth_f = exact_top_k(data, queries, rows=filtered_rows, half=True) + 1
     del data  # 5 GB at 1M: regenerated (same seed) for the COPY rather than held while PostgreSQL builds
 
-    conn, admin = connect(args)
-    citus = bool(conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'").fetchone())
-    workers = conn.execute("SELECT count(*) FROM pg_dist_node WHERE noderole = 'primary' AND groupid > 0"
-                           ).fetchone()[0] if citus else 0
-    setup = f"Citus, coordinator + {workers} workers" if citus else "one plain PostgreSQL node"
-    print(f"PostgreSQL {conn.info.server_version}, {setup}; {args.rows:,} vectors, {products:,} products, "
-          f"filter keeps {100 * len(filtered_rows) / args.rows:.1f} % of the rows")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'")
+        citus = cursor.fetchone() is not None
+        workers = 0
+        if citus:
+            cursor.execute("SELECT count(*) FROM pg_dist_node WHERE noderole = 'primary' AND groupid > 0")
+            workers = cursor.fetchone()[0]
+        setup = f"Citus, coordinator + {workers} workers" if citus else "one plain PostgreSQL node"
+        print(f"PostgreSQL {connection.pg_version // 10000}, {setup}; {args.rows:,} vectors, {products:,} products, "
+              f"filter keeps {100 * len(filtered_rows) / args.rows:.1f} % of the rows", flush=True)
     figures: dict[str, object] = {"setup": setup, "workers": workers, "rows": args.rows, "runs": []}
     try:
         if not args.reuse:
-            build(conn, args, citus=citus, workers=workers, centres=centres, product_category=product_category,
+            build(args, citus=citus, workers=workers, centres=centres, product_category=product_category,
                   figures=figures)
-        figures.update(sizes(conn, citus))
+        with connection.cursor() as cursor:
+            figures.update(sizes(cursor, citus))
         print(f"table {figures['table_bytes'] / 2**20:,.0f} MiB, HNSW index {figures['hnsw_index_bytes'] / 2**20:,.0f} MiB "
               f"({(figures['table_bytes'] + figures['hnsw_index_bytes']) / args.rows * 1e6 / 2**30:.2f} GiB per "
               f"million vectors)", flush=True)
-        queries_run(conn, queries, truth, truth_f, args, figures)
+        queries_run(queries, truth, truth_f, args, figures)
     finally:
         if not args.keep:
-            for table in TABLES:
-                conn.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
-        conn.close()
-        if admin is not None and not args.keep:
-            admin.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
+            connection.close()
+            if citus:
+                with connection.cursor() as cursor:
+                    cursor.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+            connection.close()
+            if admin is not None:
+                admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
         if admin is not None:
             admin.close()
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
 
 
-def build(conn, args, *, citus, workers, centres, product_category, figures) -> None:
-    """Create and fill the tables, distribute them on Citus, build the HNSW index."""
-    from visualsearch.querysets import hnsw_index_sql
+CONSTRAINTS = """
+SELECT c.conrelid::regclass::text, c.conname, c.contype, pg_get_constraintdef(c.oid),
+       c.confrelid::regclass::text, (SELECT array_agg(a.attname::text) FROM pg_attribute a
+                                     WHERE a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey))
+FROM pg_constraint c
+WHERE c.connamespace = current_schema()::regnamespace AND c.contype IN ('f', 'u')
+  AND (c.conrelid::regclass::text = ANY(%(tables)s) OR c.confrelid::regclass::text = ANY(%(tables)s))
+ORDER BY 1, 2
+"""
 
-    for table in TABLES:
-        conn.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
-    conn.execute(SCHEMA)
+
+def distribute(cursor, *, shards: int) -> list[str]:
+    """The shop's tables distributed: what Citus cannot hold dropped (returned), the rest kept or added again."""
+    shop = (*REFERENCE, *DISTRIBUTED)
+    cursor.execute(CONSTRAINTS, {"tables": list(shop)})
+    dropped, again = [], []
+    for table, name, kind, definition, referenced, columns in cursor.fetchall():
+        if kind == "u":
+            if table in DISTRIBUTED and ("id" if table == "catalog_product" else "product_id") not in columns:
+                dropped.append(f"{table}: {definition}")  # a SKU or slug unique across all shards
+                cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+            continue
+        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+        if table in shop and referenced in shop and not (table in REFERENCE and referenced in DISTRIBUTED):
+            again.append((table, name, definition))  # among the distributed and reference tables
+        else:
+            dropped.append(f"{table}: {definition}")
+    for table in REFERENCE:
+        cursor.execute("SELECT create_reference_table(%s)", [table])
+    cursor.execute("SELECT create_distributed_table('catalog_product', 'id', shard_count => %s)", [shards])
+    for table in DISTRIBUTED[1:]:
+        cursor.execute("SELECT create_distributed_table(%s, 'product_id', colocate_with => 'catalog_product')",
+                       [table])
+    for table in (*REFERENCE, *DISTRIBUTED):
+        cursor.execute("SELECT truncate_local_data_after_distributing_table(%s)", [table])
+    for table, name, definition in again:
+        cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+    return dropped
+
+
+def build(args, *, citus, workers, centres, product_category, figures) -> None:
+    """The shop's schema by its migrations, filled, distributed on Citus, the key's HNSW index built."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    from visualsearch.querysets import _index_name, hnsw_index_sql
+
     started = time.perf_counter()
-    conn.execute("INSERT INTO catalog_category SELECT g, 'category ' || g FROM generate_series(0, %s) g",
-                 [args.categories - 1])
-    conn.execute("INSERT INTO visualsearch_modelversion VALUES (1, %s, %s, true)", [MODEL_KEY, DIM])
-    with conn.cursor() as cursor, cursor.copy("COPY catalog_product (id, category_id, price) FROM STDIN") as copy:
-        for pid, category in enumerate(product_category.tolist(), start=1):
-            copy.write_row((pid, category, 10 + pid % 90))
-    conn.execute("INSERT INTO catalog_productimage (id, product_id, position) "
-                 "SELECT g, (g - 1) / %s + 1, (g - 1) %% %s FROM generate_series(1, %s) g",
-                 [args.per_product, args.per_product, args.rows])
-    copy_embeddings(conn, synthetic(centres, n=args.rows, noise=0.6, seed=1), args.per_product)
-    figures["load_s"] = round(time.perf_counter() - started, 1)
-    print(f"loaded in {figures['load_s']} s", flush=True)
-    if citus:
+    call_command("migrate", verbosity=0, interactive=False)
+    figures["migrate_s"] = round(time.perf_counter() - started, 1)
+    print(f"the shop's migrations in {figures['migrate_s']} s", flush=True)
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP INDEX IF EXISTS {_index_name(MODEL_KEY)}")  # built after the load, timed
+        cursor.execute(
+            "INSERT INTO catalog_category (name, name_zh, slug, position) "
+            "SELECT 'category ' || g, '', 'bench-category-' || g, g FROM generate_series(0, %s) g",
+            [args.categories - 1],
+        )
+        cursor.execute("SELECT position, id FROM catalog_category WHERE slug LIKE 'bench-category-%%'")
+        ids = dict(cursor.fetchall())
+        figures["filter_category_id"] = ids[0]
+        cursor.execute(
+            """INSERT INTO catalog_product (id, sku, name, name_zh, slug, description, description_zh, price, currency,
+                   stock_quantity, is_published, category_id, created_at, updated_at)
+               SELECT g, 'B' || g, 'product ' || g, '', 'product-' || g, '', '', 10 + g %% 90, 'EUR', 1, true, c,
+                      now(), now()
+               FROM unnest(%s::bigint[]) WITH ORDINALITY AS t(c, g)""",
+            [[ids[c] for c in product_category.tolist()]],
+        )
+        cursor.execute(
+            """INSERT INTO catalog_productimage (id, product_id, kind, position, alt_text, image, thumbnail, width,
+                   height, content_hash, created_at)
+               SELECT g, (g - 1) / %s + 1, 'catalogue', (g - 1) %% %s, '', 'b.jpg', 'b-t.jpg', 256, 256, g::text, now()
+               FROM generate_series(1, %s) g""",
+            [args.per_product, args.per_product, args.rows],
+        )
+        defaults = {"model_key": f"'{MODEL_KEY}'", "status": "'ready'", "error": "''", "attempts": "1",
+                    "created_at": "now()", "updated_at": "now()"}
+        for column, value in defaults.items():
+            cursor.execute(f"ALTER TABLE visualsearch_imageembedding ALTER COLUMN {column} SET DEFAULT {value}")
+        copy_embeddings(cursor, synthetic(centres, n=args.rows, noise=0.6, seed=1), args.per_product)
+        for column in defaults:
+            cursor.execute(f"ALTER TABLE visualsearch_imageembedding ALTER COLUMN {column} DROP DEFAULT")
+        figures["load_s"] = round(time.perf_counter() - started, 1)
+        print(f"loaded in {figures['load_s']} s", flush=True)
+        if citus:
+            started = time.perf_counter()
+            shards = args.shards or 2 * max(workers, 1)
+            dropped = distribute(cursor, shards=shards)
+            figures["distribute_s"] = round(time.perf_counter() - started, 1)
+            figures["shards"] = shards
+            figures["dropped_for_citus"] = dropped
+            print(f"distributed over {shards} shards in {figures['distribute_s']} s; dropped, as Citus cannot hold "
+                  f"them:\n  " + "\n  ".join(dropped), flush=True)
         started = time.perf_counter()
-        shards = args.shards or 2 * max(workers, 1)
-        conn.execute("SELECT create_reference_table('catalog_category')")
-        conn.execute("SELECT create_reference_table('visualsearch_modelversion')")
-        conn.execute("SELECT create_distributed_table('catalog_product', 'id', shard_count => %s)", [shards])
-        for table in ("catalog_productimage", "visualsearch_imageembedding"):
-            conn.execute(f"SELECT create_distributed_table('{table}', 'product_id', colocate_with => 'catalog_product')")
-            conn.execute(f"SELECT truncate_local_data_after_distributing_table('{table}')")
-        conn.execute("SELECT truncate_local_data_after_distributing_table('catalog_product')")
-        figures["distribute_s"] = round(time.perf_counter() - started, 1)
-        figures["shards"] = shards
-        print(f"distributed over {shards} shards in {figures['distribute_s']} s", flush=True)
-    started = time.perf_counter()
-    conn.execute(f"SET maintenance_work_mem = '{args.maintenance_work_mem}'")  # on Citus: the workers' config
-    conn.execute(hnsw_index_sql(model_key=MODEL_KEY, dimension=DIM))
-    figures["index_build_s"] = round(time.perf_counter() - started, 1)
-    conn.execute("VACUUM ANALYZE visualsearch_imageembedding")
-    conn.execute("ANALYZE catalog_productimage")
-    conn.execute("ANALYZE catalog_product")
+        cursor.execute(f"SET maintenance_work_mem = '{args.maintenance_work_mem}'")  # on Citus: the workers' config
+        cursor.execute(hnsw_index_sql(model_key=MODEL_KEY, dimension=DIM))
+        figures["index_build_s"] = round(time.perf_counter() - started, 1)
+        for table in DISTRIBUTED:
+            cursor.execute(f"VACUUM ANALYZE {table}")
     print(f"HNSW index built in {figures['index_build_s']} s", flush=True)
 
 
+def queries_run(queries, truth, truth_f, args, figures) -> None:
+    """recall@10 and p50/p95 per ef_search, without and with the filter: the shop's own knn_images."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
 
+    from visualsearch.querysets import knn_images
 
-def queries_run(conn, queries, truth, truth_f, args, figures) -> None:
-    """recall@10 and p50/p95 per ef_search, without and with the filter, the shop's way (SET LOCAL in a transaction)."""
+    category = [figures.get("filter_category_id") or _filter_category()]
     for ef in args.ef_search:
         for filtered in (False, True):
-            sql = knn_sql(filtered=filtered)
 
-            def run(q, sql=sql, ef=ef):
-                with conn.transaction():
-                    for statement in settings_sql(ef):
-                        conn.execute(statement)
-                    rows = conn.execute(sql, {"q": q.astype(np.float32), "key": MODEL_KEY, "k": K,
-                                              "categories": [0]}).fetchall()
-                rows.sort(key=lambda r: r[2])  # relaxed_order, as the shop sorts again
-                return [r[0] for r in rows]
+            def run(q, ef=ef, filtered=filtered):
+                hits = knn_images(vector=q, model_key=MODEL_KEY, dimension=DIM, limit=K, ef_search=ef,
+                                  category_ids=category if filtered else None)
+                return [hit.image_id for hit in hits]
 
             found, times = timed_queries(run, queries)
             p50, p95 = np.percentile(np.asarray(times) * 1000, [50, 95])
@@ -286,17 +307,26 @@ def queries_run(conn, queries, truth, truth_f, args, figures) -> None:
             print(f"  ef_search {ef:4d} {'10 % filter' if filtered else 'no filter  '}  recall@10 "
                   f"{result['recall_at_10']:.3f}  p50 {p50:7.2f} ms  p95 {p95:7.2f} ms  "
                   f"(returned {result['returned']:.1f})", flush=True)
-    with conn.transaction():
-        for statement in settings_sql(200):
-            conn.execute(statement)
-        # Values bound client-side: Citus asks each shard for its plan, which it cannot do with parameters.
-        with psycopg.ClientCursor(conn) as cursor:
-            cursor.execute("EXPLAIN " + knn_sql(filtered=True),
-                           {"q": queries[0], "key": MODEL_KEY, "k": K, "categories": [0]})
-            plan = cursor.fetchall()
-    figures["plan_uses_hnsw"] = any("imageembedding_hnsw" in r[0] for r in plan)
+    # The plan of the shop's statement itself (its SET LOCALs first, in one transaction).
+    with CaptureQueriesContext(connection) as captured:
+        knn_images(vector=queries[0], model_key=MODEL_KEY, dimension=DIM, limit=K, ef_search=200, category_ids=category)
+    statements = [part.strip() for q in captured.captured_queries for part in q["sql"].split("; ")]
+    settings = [statement for statement in statements if statement.startswith("SET LOCAL")]
+    (select,) = [statement for statement in statements if "FROM visualsearch_imageembedding e" in statement]
+    with transaction.atomic(), connection.cursor() as cursor:
+        for setting in settings:
+            cursor.execute(setting)
+        cursor.execute("EXPLAIN " + select)
+        plan = [row[0] for row in cursor.fetchall()]
+    figures["plan_uses_hnsw"] = any("imageembedding_hnsw" in line for line in plan)
     print("plan:", "HNSW index scan" if figures["plan_uses_hnsw"] else "no HNSW index scan",
-          "| " + " / ".join(r[0].strip()[:70] for r in plan if "Scan" in r[0] or "Task Count" in r[0]))
+          "| " + " / ".join(line.strip()[:70] for line in plan if "Scan" in line or "Task Count" in line))
+
+
+def _filter_category() -> int:
+    from catalog.models import Category
+
+    return Category.objects.get(slug="bench-category-0").pk
 
 
 if __name__ == "__main__":

@@ -70,22 +70,22 @@ def populate(n: int, model_key: str) -> None:
                 [f"B{start:07d}", f"B{min(n, start + 5000):07d}"],
             )
             cursor.execute(
-                "SELECT i.id FROM catalog_productimage i JOIN catalog_product p ON p.id = i.product_id "
+                "SELECT i.id, i.product_id FROM catalog_productimage i JOIN catalog_product p ON p.id = i.product_id "
                 "WHERE p.sku >= %s AND p.sku < %s", [f"B{start:07d}", f"B{min(n, start + 5000):07d}"],
             )
-            image_ids = [r[0] for r in cursor.fetchall()]
+            pictures = cursor.fetchall()
             embeddings = []
-            for image_id in image_ids:
+            for image_id, product_id in pictures:
                 main = rng.sample(range(1000), 3)
                 found = {c: p for c, p in zip(main, (0.4, 0.15, 0.05))}
                 while len(found) < 32:
                     found.setdefault(rng.randrange(1000), round(rng.uniform(0.001, 0.01), 4))
                 columns = _concept_columns(found)  # what the worker stores
-                embeddings.append((image_id, model_key, columns["concepts"].to_text(), columns["concept_ids"]))
+                embeddings.append((image_id, product_id, model_key, columns["concepts"].to_text(), columns["concept_ids"]))
             cursor.executemany(
-                """INSERT INTO visualsearch_imageembedding (image_id, model_key, status, vector, concepts, concept_ids,
-                       error, attempts, created_at, updated_at)
-                   VALUES (%s, %s, 'ready', '[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8]', %s::sparsevec, %s, '', 1, now(), now())""",
+                """INSERT INTO visualsearch_imageembedding (image_id, product_id, model_key, status, vector, concepts,
+                       concept_ids, error, attempts, created_at, updated_at)
+                   VALUES (%s, %s, %s, 'ready', '[0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8]', %s::sparsevec, %s, '', 1, now(), now())""",
                 embeddings,
             )
             print(f"  {min(n, start + 5000)} products", flush=True)

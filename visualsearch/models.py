@@ -20,7 +20,16 @@ class ImageEmbedding(models.Model):
     its own partial HNSW index on ``vector::halfvec(<dimension>)`` (see ``querysets.hnsw_index_sql``).
     """
 
-    image = models.ForeignKey("catalog.ProductImage", on_delete=models.CASCADE, related_name="embeddings")
+    image = models.ForeignKey(
+        "catalog.ProductImage", on_delete=models.CASCADE, related_name="embeddings", db_constraint=False
+    )
+    """The database's foreign key is ``(product_id, image_id)`` to the picture's ``(product_id, id)`` (migration
+    0007): the shape Citus needs to keep it between co-located shards. Django's own ``image_id`` one is off."""
+    product = models.ForeignKey("catalog.Product", on_delete=models.CASCADE, related_name="+", db_index=False)
+    """The picture's product, copied from it when the row is made (a picture never changes product). On Citus it
+    is the distribution column of pictures and embeddings alike, co-located with products, so the k-NN query's
+    joins (``p.id = e.product_id``) stay inside a shard; on one PostgreSQL the rows are the same. Its index is
+    the primary key's, ``(product_id, id)``."""
     model_key = models.CharField(max_length=64)
     status = models.CharField(max_length=10, choices=EmbeddingStatus.choices, default=EmbeddingStatus.PENDING)
     vector = HalfVectorField(null=True, blank=True)
@@ -39,7 +48,10 @@ class ImageEmbedding(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["image", "model_key"], name="imageembedding_one_per_image_and_key"),
+            # product first: a unique constraint on Citus includes the distribution column.
+            models.UniqueConstraint(
+                fields=["product", "image", "model_key"], name="imageembedding_one_per_image_and_key"
+            ),
             models.CheckConstraint(
                 condition=~models.Q(status="ready") | models.Q(vector__isnull=False),
                 name="imageembedding_ready_has_vector",

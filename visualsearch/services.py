@@ -27,7 +27,7 @@ from .embedding import embedder_for, spec_for
 from .intake import IntakeResult, image_intake, stored_image_open
 from .models import CONCEPT_COUNT, EmbeddingStatus, ImageEmbedding, ModelVersion, ModelVersionStatus
 from . import querysets
-from .querysets import hnsw_index_sql
+from .querysets import embeddings_pending_create, hnsw_index_sql
 from .selectors import active_model_key, intake_limits
 
 logger = logging.getLogger(__name__)
@@ -142,10 +142,7 @@ def embeddings_request(
     the worker gets full batches.
     """
     keys = model_keys or model_keys_to_embed()
-    ImageEmbedding.objects.bulk_create(
-        [ImageEmbedding(image_id=image_id, model_key=key) for image_id in image_ids for key in keys],
-        ignore_conflicts=True,
-    )
+    embeddings_pending_create(image_ids=image_ids, model_keys=keys)
     pending = list(
         ImageEmbedding.objects.filter(
             image_id__in=image_ids, model_key__in=keys, status=EmbeddingStatus.PENDING

@@ -154,10 +154,10 @@ def _adapter_fill_from_base(*, key: str, base_key: str, adapter: LinearAdapter, 
         ImageEmbedding.objects.filter(model_key=base_key, status=EmbeddingStatus.READY)
         .exclude(image_id__in=done_ids)
         .order_by("image_id")
-        .values_list("image_id", "vector")
+        .values_list("image_id", "product_id", "vector")
     )
     filled = 0
-    batch: list[tuple[int, object]] = []
+    batch: list[tuple[int, int, object]] = []
 
     def flush() -> None:
         nonlocal filled
@@ -165,11 +165,14 @@ def _adapter_fill_from_base(*, key: str, base_key: str, adapter: LinearAdapter, 
             return
         import numpy as np
 
-        vectors = adapter.apply(np.asarray([np.asarray(v, dtype=np.float32) for _, v in batch]))
+        vectors = adapter.apply(np.asarray([np.asarray(v, dtype=np.float32) for _, _, v in batch]))
         ImageEmbedding.objects.bulk_create(
             [
-                ImageEmbedding(image_id=image_id, model_key=key, status=EmbeddingStatus.READY, vector=vector.tolist())
-                for (image_id, _), vector in zip(batch, vectors, strict=True)
+                ImageEmbedding(
+                    image_id=image_id, product_id=product_id, model_key=key, status=EmbeddingStatus.READY,
+                    vector=vector.tolist(),
+                )
+                for (image_id, product_id, _), vector in zip(batch, vectors, strict=True)
             ],
             ignore_conflicts=True,  # an image embedded by a worker meanwhile keeps its row
         )

@@ -22,6 +22,7 @@ def _current() -> tuple[str, str]:
 
 @pytest.mark.django_db(transaction=True)  # no test transaction around it: the shop's own autocommit reads
 def test_a_read_with_its_settings_is_one_round_trip_and_the_settings_end_with_it():
+    assert querysets._is_citus("default") is False  # asked once per connection, here before counting
     with CaptureQueriesContext(connection) as queries:
         rows = querysets._read_rows(READ, [7], settings_sql=SETTINGS)
 
@@ -61,3 +62,33 @@ def test_a_vector_literal_gives_back_every_float32_exactly_through_postgresql():
 
     assert np.array_equal(np.array(literal[1:-1].split(","), dtype=np.float32), vector)
     assert np.array_equal(np.array(echoed[1:-1].split(","), dtype=np.float32), vector)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_whether_the_database_is_citus_is_asked_once_per_connection():
+    connection.close()
+    with CaptureQueriesContext(connection) as queries:
+        assert querysets._is_citus("default") is False
+        assert querysets._is_citus("default") is False
+    assert [q["sql"] for q in queries.captured_queries] == [
+        "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')"
+    ]
+    connection.close()  # a new connection asks again
+    with CaptureQueriesContext(connection) as queries:
+        querysets._is_citus("default")
+    assert len(queries.captured_queries) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_citus_the_settings_and_the_read_go_apart_in_one_transaction(monkeypatch):
+    """Citus forwards a SET LOCAL to the shards as the whole string it came in: there each statement goes alone."""
+    monkeypatch.setattr(querysets, "_is_citus", lambda alias: True)
+    with CaptureQueriesContext(connection) as queries:
+        rows = querysets._read_rows(READ, [7], settings_sql=SETTINGS)
+
+    assert rows == [("123", "relaxed_order", 7)]
+    assert [q["sql"] for q in queries.captured_queries] == [
+        "BEGIN", "SET LOCAL hnsw.ef_search = 123", "SET LOCAL hnsw.iterative_scan = relaxed_order",
+        "SELECT current_setting('hnsw.ef_search'), current_setting('hnsw.iterative_scan'), 7::int", "COMMIT",
+    ]
+    assert _current() == ("40", "off")  # the transaction ended, and the settings with it
