@@ -128,8 +128,12 @@ def embeddings_enqueue(embedding_ids: list[int], *, batch_size: int | None = Non
 def model_keys_to_embed() -> list[str]:
     """Keys every new image needs: the active one, plus every other available version (being backfilled, or
     kept so staff can switch back). A version still training, or whose training failed, has no weights yet."""
-    keys = set(ModelVersion.objects.filter(status=ModelVersionStatus.AVAILABLE).values_list("key", flat=True))
-    keys.add(active_model_key())
+    rows = ModelVersion.objects.filter(Q(status=ModelVersionStatus.AVAILABLE) | Q(is_active=True)).values_list(
+        "key", "status", "is_active"
+    )  # one query for both (this runs once per stored picture)
+    keys = {key for key, status, _ in rows if status == ModelVersionStatus.AVAILABLE}
+    # The active key as active_model_key() reads it: the active version's, else the setting.
+    keys.add(next((key for key, _, active in rows if active), None) or settings.VISUALSEARCH_MODEL)
     return sorted(keys)
 
 
@@ -142,12 +146,13 @@ def embeddings_request(
     the worker gets full batches.
     """
     keys = model_keys or model_keys_to_embed()
-    embeddings_pending_create(image_ids=image_ids, model_keys=keys)
-    pending = list(
-        ImageEmbedding.objects.filter(
-            image_id__in=image_ids, model_key__in=keys, status=EmbeddingStatus.PENDING
-        ).values_list("id", flat=True)
-    )
+    pending = embeddings_pending_create(image_ids=image_ids, model_keys=keys)
+    if len(pending) < len(set(image_ids)) * len(set(keys)):  # some rows existed: those still pending go too
+        pending = list(
+            ImageEmbedding.objects.filter(
+                image_id__in=image_ids, model_key__in=keys, status=EmbeddingStatus.PENDING
+            ).values_list("id", flat=True)
+        )
     if enqueue:
         embeddings_enqueue(pending)
     return pending

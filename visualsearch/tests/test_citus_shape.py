@@ -63,8 +63,11 @@ def test_embedding_rows_carry_their_pictures_product():
     )
     assert sorted(pending) == sorted(ImageEmbedding.objects.values_list("id", flat=True))
     # Asked again (and for one key more), only the missing rows are made.
-    embeddings_request(image_ids=[pictures[0].pk], model_keys=["key-a", "key-c"], enqueue=False)
+    again = embeddings_request(image_ids=[pictures[0].pk], model_keys=["key-a", "key-c"], enqueue=False)
     assert ImageEmbedding.objects.count() == 7
+    # Both its rows are pending: the one that existed and the one just made.
+    assert sorted(again) == sorted(ImageEmbedding.objects.filter(image=pictures[0], model_key__in=["key-a", "key-c"])
+                                   .values_list("id", flat=True))
     assert ImageEmbedding.objects.get(image=pictures[0], model_key="key-c").product_id == first.pk
 
 

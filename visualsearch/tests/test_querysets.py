@@ -82,7 +82,7 @@ def test_whether_the_database_is_citus_is_asked_once_per_connection():
 @pytest.mark.django_db(transaction=True)
 def test_on_citus_the_settings_and_the_read_go_apart_in_one_transaction(monkeypatch):
     """Citus forwards a SET LOCAL to the shards as the whole string it came in: there each statement goes alone."""
-    monkeypatch.setattr(querysets, "_is_citus", lambda alias: True)
+    monkeypatch.setattr(querysets.reads, "_is_citus", lambda alias: True)
     with CaptureQueriesContext(connection) as queries:
         rows = querysets._read_rows(READ, [7], settings_sql=SETTINGS)
 
