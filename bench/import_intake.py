@@ -49,6 +49,8 @@ def main() -> None:
     args = parser.parse_args()
     env = django_setup(database="shop_bench_import", queue="shop-bench-import", redis_db=10)
     from django.conf import settings
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
 
     from catalog.models import Category, Product
     from shop.backoffice import importing
@@ -66,13 +68,15 @@ def main() -> None:
                     Product.objects.all().delete()
                     Category.objects.all().delete()
                     started = time.perf_counter()
-                    report = importing.catalog_import(folder=Path(tmp))
+                    with CaptureQueriesContext(connection) as queries:
+                        report = importing.catalog_import(folder=Path(tmp))
                     seconds = time.perf_counter() - started
                     queue_purge()
                     assert not report.errors, report.errors[:3]
                     best = max(best, report.images_added / seconds)
                 results[threads] = best
-                print(f"  {threads} intake thread(s): {best:6.1f} images/s ({report.images_added} images)")
+                print(f"  {threads} intake thread(s): {best:6.1f} images/s ({report.images_added} images, "
+                      f"{len(queries.captured_queries) / report.images_added:.1f} SQL queries a picture)")
             if len(results) > 1:
                 print(f"  speed-up: {results[max(results)] / results[1]:.2f}x")
     finally:

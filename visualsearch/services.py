@@ -63,6 +63,7 @@ def product_image_add(
     enqueue: bool = True,
     kind: str = ProductImageKind.CATALOGUE,
     variant=None,
+    pending_ids: list[int] | None = None,
 ) -> tuple[ProductImage, bool]:
     """Check, re-encode and store one photo of a product; request its embeddings, sent after commit.
 
@@ -70,7 +71,8 @@ def product_image_add(
     stored: ``catalog.services.VariantMismatch``).
 
     The one door for catalogue photos: admin, partner API, import and evaluation all come here.
-    enqueue=False leaves the pending embedding rows for the caller to send in batches (import).
+    enqueue=False leaves the pending embedding rows for the caller to send in batches (import); their ids are
+    appended to ``pending_ids`` when the caller gives a list.
     ``intake`` instead of ``data``: what ``image_intake`` made of the file, when the caller ran it already (the
     import checks and re-encodes its files on a thread pool while this stores the rows in order).
     Raises ImageRejected (nothing stored) for files that are not acceptable photos. The same photo added
@@ -97,7 +99,9 @@ def product_image_add(
         variant=variant,
     )
     if created:
-        embeddings_request(image_ids=[image.id], enqueue=enqueue)
+        pending = embeddings_request(image_ids=[image.id], enqueue=enqueue)
+        if pending_ids is not None:
+            pending_ids.extend(pending)
     return image, created
 
 

@@ -211,6 +211,7 @@ def _import_row(row: ImportRow, picture: _Picture, report: ImportReport, *, firs
         report.errors.append(f"line {row.line}: cannot read {row.image}: {picture.strerror}")
         return
     variant = variant_created = None
+    pending_ids: list[int] = []  # the picture's embedding rows, reported only once the row has committed
     try:
         with transaction.atomic():  # a row whose photo is refused leaves no product behind
             category = category_get_or_create_path(path=row.category, path_zh=row.category_zh)
@@ -237,7 +238,7 @@ def _import_row(row: ImportRow, picture: _Picture, report: ImportReport, *, firs
             if picture is not None:
                 alt = f"{row.name}, {row.variant}" if variant is not None else row.name
                 image, added = product_image_add(product=product, intake=picture, alt_text=alt, enqueue=False,
-                                                 variant=variant)
+                                                 variant=variant, pending_ids=pending_ids)
     except ImageRejected as error:
         report.errors.append(f"line {row.line}: {row.image.name}: {error.message}")
         return
@@ -257,6 +258,6 @@ def _import_row(row: ImportRow, picture: _Picture, report: ImportReport, *, firs
         report.products_updated += 1
     if added:
         report.images_added += 1
-        report.embedding_ids.extend(image.embeddings.filter(status="pending").values_list("id", flat=True))
+        report.embedding_ids.extend(pending_ids)
     elif picture is not None:
         report.images_unchanged += 1
