@@ -284,10 +284,7 @@ def build(args, *, citus, workers, centres, product_category, figures) -> None:
 
 def queries_run(queries, truth, truth_f, args, figures) -> None:
     """recall@10 and p50/p95 per ef_search, without and with the filter: the shop's own knn_images."""
-    from django.db import connection, transaction
-    from django.test.utils import CaptureQueriesContext
-
-    from visualsearch.querysets import knn_images
+    from visualsearch.querysets import knn_images, knn_plan
 
     category = [figures.get("filter_category_id") or _filter_category()]
     for ef in args.ef_search:
@@ -307,17 +304,8 @@ def queries_run(queries, truth, truth_f, args, figures) -> None:
             print(f"  ef_search {ef:4d} {'10 % filter' if filtered else 'no filter  '}  recall@10 "
                   f"{result['recall_at_10']:.3f}  p50 {p50:7.2f} ms  p95 {p95:7.2f} ms  "
                   f"(returned {result['returned']:.1f})", flush=True)
-    # The plan of the shop's statement itself (its SET LOCALs first, in one transaction).
-    with CaptureQueriesContext(connection) as captured:
-        knn_images(vector=queries[0], model_key=MODEL_KEY, dimension=DIM, limit=K, ef_search=200, category_ids=category)
-    statements = [part.strip() for q in captured.captured_queries for part in q["sql"].split("; ")]
-    settings = [statement for statement in statements if statement.startswith("SET LOCAL")]
-    (select,) = [statement for statement in statements if "FROM visualsearch_imageembedding e" in statement]
-    with transaction.atomic(), connection.cursor() as cursor:
-        for setting in settings:
-            cursor.execute(setting)
-        cursor.execute("EXPLAIN " + select)
-        plan = [row[0] for row in cursor.fetchall()]
+    # The plan of the shop's statement itself, with its SET LOCALs, on the cluster.
+    plan = knn_plan(vector=queries[0], model_key=MODEL_KEY, dimension=DIM, limit=K, ef_search=200, category_ids=category)
     figures["plan_uses_hnsw"] = any("imageembedding_hnsw" in line for line in plan)
     print("plan:", "HNSW index scan" if figures["plan_uses_hnsw"] else "no HNSW index scan",
           "| " + " / ".join(line.strip()[:70] for line in plan if "Scan" in line or "Task Count" in line))

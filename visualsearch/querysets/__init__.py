@@ -16,6 +16,7 @@ from .vectors import (
     hnsw_index_sql,
     images_scored,
     knn_images,
+    knn_plan,
     vector_literal,
 )
 
@@ -23,5 +24,5 @@ __all__ = [
     "CITUS_SETTINGS", "HNSW_EF_CONSTRUCTION", "HNSW_M", "PICTURE_LATERAL", "RRF_K", "ImageHit", "ProductFilters",
     "TextHit", "_index_name", "_is_citus", "_read_rows", "_rows_on", "catalogue_vector_mean",
     "embeddings_pending_create", "embeddings_store_ready", "hnsw_index_sql", "images_scored", "knn_images",
-    "products_text_ranked", "tsquery_sql", "vector_literal", "words_tsquery",
+    "knn_plan", "products_text_ranked", "tsquery_sql", "vector_literal", "words_tsquery",
 ]

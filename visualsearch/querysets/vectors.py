@@ -16,7 +16,7 @@ import numpy as np
 from django.db import connections, router
 
 from ..models import ImageEmbedding
-from .reads import CITUS_SETTINGS, _read_rows
+from .reads import CITUS_SETTINGS, _read_rows, _Statements
 
 # m=16, ef_construction=64 are pgvector's defaults; bench/scale.py measured recall@10 >= 0.98 with them at 100k.
 HNSW_M = 16
@@ -128,7 +128,57 @@ def catalogue_vector_mean(*, model_key: str) -> tuple[np.ndarray | None, int]:
     return np.asarray([float(x) for x in mean.strip("[]").split(",")], dtype=np.float32), int(count)
 
 
-def knn_images(
+def knn_images(**arguments) -> list[ImageHit]:
+    """The ``limit`` nearest catalogue images by cosine distance, filters applied inside the index scan (the
+    arguments: ``_knn_statement``'s).
+
+    With ``query_mean`` and ``catalogue_mean`` (see ``statistics.py``) the index is walked with the centred query
+    u = unit(q - query_mean): since every stored g has unit length, u.g orders images as (u.(g - catalogue_mean))
+    does up to each image's |g - catalogue_mean|, which the same query returns (from g.catalogue_mean) so the
+    candidates are re-ranked by the exact centred cosine here. Still one SQL query, on the same HNSW index.
+
+    hnsw.iterative_scan lets the HNSW scan continue past ef_search candidates until ``limit`` rows pass the
+    filters, so a selective category or price filter still returns ``limit`` rows. relaxed_order may return rows
+    slightly out of order; they are sorted again below.
+    """
+    statement = _knn_statement(**arguments)
+    rows = _read_rows(statement.sql, statement.params, settings_sql=statement.settings_sql)
+    if statement.shifted is None:
+        hits = [ImageHit(image_id=r[0], product_id=r[1], distance=float(r[2])) for r in rows]
+        hits.sort(key=lambda hit: hit.distance)
+        return hits
+    catalogue_mean = arguments["catalogue_mean"]
+    offset = float(statement.shifted @ catalogue_mean)
+    mean_norm2 = float(catalogue_mean @ catalogue_mean)
+    hits = []
+    for image_id, product_id, distance, order_distance, negative_dot in rows:
+        # |g - m|^2 = |g|^2 - 2 g.m + |m|^2 with |g| = 1; u.(g - m) = (1 - cosine distance to u) - u.m
+        norm = max(1.0 - 2.0 * -float(negative_dot) + mean_norm2, 1e-12) ** 0.5
+        score = (1.0 - float(order_distance) - offset) / norm
+        hits.append(ImageHit(image_id=image_id, product_id=product_id, distance=float(distance), centred_similarity=score))
+    hits.sort(key=lambda hit: -hit.centred_similarity)
+    return hits
+
+
+def knn_plan(**arguments) -> list[str]:
+    """PostgreSQL's plan (EXPLAIN) for the k-NN query ``knn_images`` runs with these arguments, on the same
+    database and with the same SET LOCALs: for checking that it walks the HNSW index (tests, bench/citus.py,
+    an operator's look at a slow search). Values are bound client-side, so Citus can plan it on every shard."""
+    statement = _knn_statement(**arguments)
+    rows = _read_rows("EXPLAIN " + statement.sql, statement.params, settings_sql=statement.settings_sql)
+    return [row[0] for row in rows]
+
+
+@dataclass(frozen=True)
+class _KnnStatement:
+    sql: str
+    params: list[object]
+    settings_sql: _Statements
+    shifted: np.ndarray | None
+    """With centring: the unit vector u = unit(q - query_mean) the index is walked with."""
+
+
+def _knn_statement(
     *,
     vector: np.ndarray,
     model_key: str,
@@ -145,18 +195,8 @@ def knn_images(
     colours: tuple[str, ...] = (),
     colours_excluded: tuple[str, ...] = (),
     tsquery: tuple[str, list[object]] | None = None,
-) -> list[ImageHit]:
-    """The ``limit`` nearest catalogue images by cosine distance, filters applied inside the index scan.
-
-    With ``query_mean`` and ``catalogue_mean`` (see ``statistics.py``) the index is walked with the centred query
-    u = unit(q - query_mean): since every stored g has unit length, u.g orders images as (u.(g - catalogue_mean))
-    does up to each image's |g - catalogue_mean|, which the same query returns (from g.catalogue_mean) so the
-    candidates are re-ranked by the exact centred cosine here. Still one SQL query, on the same HNSW index.
-
-    hnsw.iterative_scan lets the HNSW scan continue past ef_search candidates until ``limit`` rows pass the
-    filters, so a selective category or price filter still returns ``limit`` rows. relaxed_order may return rows
-    slightly out of order; they are sorted again below.
-    """
+) -> _KnnStatement:
+    """The k-NN query's SQL, parameters and SET LOCALs (see ``knn_images``)."""
     dim = int(dimension)
     # Labelled shopper photos teach the adapter but are never a search result (they are not shown in the shop).
     where = ["e.model_key = %s", "e.vector IS NOT NULL", "i.kind = 'catalogue'"]
@@ -204,30 +244,17 @@ def knn_images(
         ORDER BY e.vector::halfvec({dim}) <=> %s::halfvec({dim})
         LIMIT %s
     """
-    rows = _read_rows(
-        query,
-        [literal, *extra_params, *params, order_literal, int(limit)],
+    return _KnnStatement(
+        sql=query,
+        params=[literal, *extra_params, *params, order_literal, int(limit)],
         # pgvector caps ef_search at 1000; past it the iterative scan keeps going until ``limit`` rows are found.
         settings_sql=(
             *CITUS_SETTINGS,
             ("SET LOCAL hnsw.ef_search = %s", [min(max(int(ef_search), limit), 1000)]),
             ("SET LOCAL hnsw.iterative_scan = relaxed_order", []),
         ),
+        shifted=shifted if centred else None,
     )
-    if not centred:
-        hits = [ImageHit(image_id=r[0], product_id=r[1], distance=float(r[2])) for r in rows]
-        hits.sort(key=lambda hit: hit.distance)
-        return hits
-    offset = float(shifted @ catalogue_mean)
-    mean_norm2 = float(catalogue_mean @ catalogue_mean)
-    hits = []
-    for image_id, product_id, distance, order_distance, negative_dot in rows:
-        # |g - m|^2 = |g|^2 - 2 g.m + |m|^2 with |g| = 1; u.(g - m) = (1 - cosine distance to u) - u.m
-        norm = max(1.0 - 2.0 * -float(negative_dot) + mean_norm2, 1e-12) ** 0.5
-        score = (1.0 - float(order_distance) - offset) / norm
-        hits.append(ImageHit(image_id=image_id, product_id=product_id, distance=float(distance), centred_similarity=score))
-    hits.sort(key=lambda hit: -hit.centred_similarity)
-    return hits
 
 
 def images_scored(

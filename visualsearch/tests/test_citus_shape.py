@@ -5,7 +5,6 @@ HNSW index with the picture looked up by (product_id, id)."""
 import numpy as np
 import pytest
 from django.db import IntegrityError, connection, transaction
-from django.test.utils import CaptureQueriesContext
 
 from catalog.models import Product, ProductImage
 from catalog.tests.factories import ProductFactory
@@ -132,16 +131,8 @@ def indexed_catalogue(db):
 
 
 def _plan(**filters) -> tuple[list[querysets.ImageHit], str]:
-    with CaptureQueriesContext(connection) as queries:
-        hits = querysets.knn_images(vector=filters.pop("vector"), model_key="test-8", dimension=DIM, limit=10, **filters)
-    statements = [part.strip() for q in queries.captured_queries for part in q["sql"].split("; ")]
-    settings = [statement for statement in statements if statement.startswith("SET LOCAL")]
-    (select,) = [statement for statement in statements if "FROM visualsearch_imageembedding e" in statement]
-    with transaction.atomic(), connection.cursor() as cursor:
-        for setting in settings:
-            cursor.execute(setting)
-        cursor.execute("EXPLAIN " + select)
-        return hits, "\n".join(row[0] for row in cursor.fetchall())
+    arguments = {"model_key": "test-8", "dimension": DIM, "limit": 10, **filters}
+    return querysets.knn_images(**arguments), "\n".join(querysets.knn_plan(**arguments))
 
 
 @pytest.mark.django_db
