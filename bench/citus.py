@@ -142,9 +142,10 @@ def main() -> None:
     truth_f = exact_top_k(data, queries, rows=filtered_rows, half=True) + 1
     del data  # 5 GB at 1M: regenerated (same seed) for the COPY rather than held while PostgreSQL builds
 
+    from visualsearch.querysets import _is_citus
+
+    citus = _is_citus("default")
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'")
-        citus = cursor.fetchone() is not None
         workers = 0
         if citus:
             cursor.execute("SELECT count(*) FROM pg_dist_node WHERE noderole = 'primary' AND groupid > 0")
@@ -165,7 +166,6 @@ def main() -> None:
         queries_run(queries, truth, truth_f, args, figures)
     finally:
         if not args.keep:
-            connection.close()
             if citus:
                 with connection.cursor() as cursor:
                     cursor.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")

@@ -50,7 +50,6 @@ estimated at one row, so the plan stays an index walk. Correlated on the distrib
 inside each shard."""
 
 
-
 def vector_literal(vector: np.ndarray) -> str:
     """pgvector's text form of a float32 vector. Nine significant digits give back every float32 exactly (Python's
     repr of the float64 would write up to 17): a 1280-d literal takes 0.35 ms to write instead of 0.66 ms and is
