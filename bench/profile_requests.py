@@ -27,6 +27,9 @@ def main() -> None:
     parser.add_argument("--sort", default="cumulative", choices=["cumulative", "tottime"],
                         help="order of the profile's lines (tottime: where the time is spent itself)")
     parser.add_argument("--only", choices=["similar", "page"], help="profile one of the two requests")
+    parser.add_argument("--warm", action="store_true",
+                        help="request every product once before measuring: the steady state of a shop whose caches "
+                             "are filled (bench/load.py after its first seconds)")
     args = parser.parse_args()
     env = django_setup(database="shop_profile", queue="shop-profile", redis_db=12)
     from django.conf import settings
@@ -62,7 +65,7 @@ def main() -> None:
             ]:
                 if args.only and not label.startswith({"similar": "similar", "page": "product"}[args.only]):
                     continue
-                for p in products[:3]:
+                for p in products if args.warm else products[:3]:
                     assert client.get(url_of(p)).status_code == 200
                 with CaptureQueriesContext(connection) as queries:
                     client.get(url_of(products[5]))

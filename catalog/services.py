@@ -16,6 +16,7 @@ from django.utils.text import slugify
 
 from shop.outbox.services import event_record
 
+from .changes import catalogue_changed, products_changed
 from .models import CatalogueWord, Category, Product, ProductImage, ProductImageKind, ProductVariant
 
 
@@ -41,6 +42,7 @@ def category_get_or_create_path(*, path: str, path_zh: str = "") -> Category:
             )
         elif name_zh and not category.name_zh:
             Category.objects.filter(id=category.id).update(name_zh=name_zh)
+            catalogue_changed()
             category.name_zh = name_zh
         parent = category
     if parent is None:
@@ -241,6 +243,8 @@ def product_images_colours_set(*, colours: dict[int, list[dict]]) -> None:
     ]
     if images:
         ProductImage.objects.bulk_update(images, ["colours", "colour_keys"])
+        products_changed(product_ids=ProductImage.objects.filter(id__in=list(colours)).values_list(
+            "product_id", flat=True))
 
 
 @transaction.atomic
@@ -297,6 +301,7 @@ def product_stock_sync(*, product_id: int) -> None:
                 WHERE p.id = v.product_id""",
             [product_id],
         )
+    products_changed(product_ids=[product_id])
 
 
 @transaction.atomic

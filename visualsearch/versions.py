@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from catalog.changes import catalogue_changed
 from catalog.models import ProductImage
 
 from .embedding import EmbeddingSpec, LinearAdapter, adapter_spec, spec_for
@@ -243,5 +244,6 @@ def model_version_activate(*, key: str) -> ModelVersion:
     ModelVersion.objects.filter(id=version.id).update(is_active=True, activated_at=timezone.now())
     version.refresh_from_db()
     active_model_key_forget()
+    catalogue_changed()  # every kept product page's visual lists came from the old key
     logger.info("search now uses model key %s", key)
     return version

@@ -16,6 +16,7 @@ from itertools import permutations
 
 from django.db import connection, transaction
 
+from catalog.changes import catalogue_changed, products_changed
 from shop.outbox.models import Event
 
 from ..models import CoPurchase, CoPurchaseOrder, ProductOrders
@@ -92,6 +93,7 @@ def copurchases_record(*, order: OrderProducts) -> bool:
         products = _distinct(order.product_ids)
         _pairs_add({pair: 1 for pair in permutations(products, 2)})
         _orders_add({product: 1 for product in products})
+        products_changed(product_ids=products)  # their "Bought together" lists
     return True
 
 
@@ -138,4 +140,5 @@ def copurchases_rebuild(*, orders: Iterable[OrderProducts]) -> RebuildResult:
     )
     _pairs_add(dict(counts))
     _orders_add(dict(per_product))
+    catalogue_changed()
     return RebuildResult(orders=len(set(references)), pairs=CoPurchase.objects.count())

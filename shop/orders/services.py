@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
+from catalog.changes import products_changed
 from catalog.models import Product, ProductVariant
 from catalog.services import product_stock_sync
 from shop.outbox.services import event_record
@@ -92,6 +93,7 @@ def order_place(
             )
             if not taken:
                 short.append(variants[vid].product_id)
+        products_changed(product_ids=[*wanted, *(v.product_id for v in variants.values())])
         if short:
             # Raising rolls back the stock already taken for the other lines.
             raise CheckoutRejected(
@@ -278,6 +280,7 @@ def order_status_set(*, order: Order, status: str) -> Order:
                     Product.objects.filter(id=line.product_id).update(stock_quantity=F("stock_quantity") + line.quantity)
             for product_id in sorted(with_variants):
                 product_stock_sync(product_id=product_id)
+            products_changed(product_ids=[line.product_id for line in order.lines.all()])
         if status == OrderStatus.DELIVERED and order.paid_at is None:
             changes["paid_at"] = timezone.now()  # pay on delivery: the courier took the money
         Order.objects.filter(id=order.id).update(**changes)

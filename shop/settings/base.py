@@ -277,6 +277,9 @@ DEMO_ASSETS_DIR = Path(env("DEMO_ASSETS_DIR", default=str(BASE_DIR / "var" / "de
 SHOP_CURRENCY = env("SHOP_CURRENCY", default="EUR")
 # "Visually similar" rankings are cached this long per product (0 turns the cache off); see recommendations.selectors.
 RECOMMENDATIONS_SIMILAR_CACHE_SECONDS = env.int("RECOMMENDATIONS_SIMILAR_CACHE_SECONDS", default=600)
+# A product page's body is kept this long at most (shop.storefront.productpage): served again only while nothing it
+# shows changed; a kept body costs two Redis round trips instead of ~10 queries and the cards' template. 0: off.
+SHOP_PRODUCT_PAGE_CACHE_SECONDS = env.int("SHOP_PRODUCT_PAGE_CACHE_SECONDS", default=300)
 # The interaction log (recommendations/models.py): what shoppers were shown and did next. No photo, no IP address.
 # Query vectors (kept for learning from clicks) are cleared after VECTOR_RETENTION_DAYS, whole rows deleted after
 # LOG_RETENTION_DAYS, by the daily purge task.

@@ -12,7 +12,9 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.utils.translation import get_language, gettext as _
@@ -21,10 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from catalog.models import Category
 from catalog.selectors import category_ancestors, category_by_slug
 from recommendations.selectors import (
-    ProductPageLists,
     SuggestionBasis,
-    bought_together,
-    product_page_lists,
     suggestions_for_shopper,
     viewed_product_ids,
 )
@@ -62,6 +61,7 @@ from shop.orders.services import CustomerData, order_payment_record, order_place
 
 from . import cart as carts
 from .forms import AddToCartForm, CartLineForm, CheckoutForm, ListingForm, PhotoSearchForm, TestCardForm
+from .productpage import product_body, product_body_fill
 from .selectors import ListingFilters, colour_counts, products_listed, products_matching_text, products_published
 
 PAGE_SIZE = 24
@@ -146,68 +146,23 @@ def category(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-def _variant_chosen(request: HttpRequest, variants: list) -> object | None:
-    """The variant the page opens with: the one in ``?variant=`` (a photo search that matched its picture, a
-    shared link), else the first in stock, else the first."""
-    wanted = request.GET.get("variant", "")
-    for variant in variants:
-        if str(variant.id) == wanted:
-            return variant
-    return next((v for v in variants if v.in_stock), variants[0] if variants else None)
-
-
 def product(request: HttpRequest, slug: str) -> HttpResponse:
-    item = get_object_or_404(products_published().prefetch_related("variants"), slug=slug)
-    product_view_record(request.session, product_id=item.id)
-    result_opened(request.session, shown_id=request.GET.get("shown"), product_id=item.id)
-    in_cart = carts.cart_quantities(request.session).get(item.id, 0)
-    variants = list(item.variants.all())
-    chosen = _variant_chosen(request, variants)
-    images = list(item.images.all())
-    if chosen is not None:
-        # The chosen variant's pictures lead the gallery ("you searched a red one: here is the red one").
-        images.sort(key=lambda im: im.variant_id != chosen.id)
-    # No picture, no vector: the page shows a placeholder and no "similar items" promise.
-    lists = product_page_lists(product=item) if images else ProductPageLists(similar=[], other_colours=[])
-    similar = lists.similar
+    body = product_body(slug=slug, variant=request.GET.get("variant"), from_search=bool(request.GET.get("shown")))
+    product_view_record(request.session, product_id=body.product_id)
+    result_opened(request.session, shown_id=request.GET.get("shown"), product_id=body.product_id)
+    in_cart = carts.cart_quantities(request.session).get(body.product_id, 0)
     similar_shown = _shown_log(request, ShownList(
-        kind=ShownKind.SIMILAR, product_ids=[m.product.id for m in similar], source_product_id=item.id,
-        top_similarity=similar[0].similarity if similar else None, close_match=bool(similar and similar[0].close),
-    )) if similar else None
-    together = bought_together(product=item)
+        kind=ShownKind.SIMILAR, product_ids=list(body.similar_ids), source_product_id=body.product_id,
+        top_similarity=body.similar_top, close_match=body.similar_close,
+    )) if body.similar_ids else None
     together_shown = _shown_log(request, ShownList(
-        kind=ShownKind.TOGETHER, product_ids=[t.product.id for t in together], source_product_id=item.id,
-    )) if together else None
-    variant_pictures = {}
-    for im in images:
-        if im.variant_id is not None:
-            variant_pictures.setdefault(im.variant_id, im)
-    return render(
-        request,
-        "shop/product.html",
-        {
-            "product": item,
-            "ancestors": [*category_ancestors(item.category), item.category],
-            "images": images,
-            "variants": [
-                {"variant": v, "picture": variant_pictures.get(v.id), "price": v.unit_price_of(item),
-                 "chosen": v == chosen}
-                for v in variants
-            ],
-            "chosen": chosen,
-            "price": chosen.unit_price_of(item) if chosen else item.price,
-            "stock": chosen.stock_quantity if chosen else item.stock_quantity,
-            "matched_variant": bool(chosen and request.GET.get("variant") == str(chosen.id)
-                                    and request.GET.get("shown")),
-            "similar": similar,
-            "similar_shown": similar_shown,
-            "other_colours": lists.other_colours,
-            "together": together,
-            "together_shown": together_shown,
-            "add_form": AddToCartForm(initial={"product": item.id, "quantity": 1}),
-            "in_cart": in_cart,
-        },
+        kind=ShownKind.TOGETHER, product_ids=list(body.together_ids), source_product_id=body.product_id,
+    )) if body.together_ids else None
+    html = product_body_fill(
+        body, csrf_token=get_token(request), similar_shown=similar_shown, together_shown=together_shown,
+        in_cart_html=render_to_string("shop/_in_cart.html", {"in_cart": in_cart}) if in_cart else "",
     )
+    return render(request, "shop/product.html", {"title": body.title, "body": html, "page_kept": body.kept})
 
 
 def text_search(request: HttpRequest) -> HttpResponse:

@@ -160,7 +160,7 @@ def test_page_gets_a_friendly_503_when_the_database_is_unreachable(monkeypatch):
     def down(*args, **kwargs):
         raise OperationalError("connection to server on socket failed: No such file or directory")
 
-    monkeypatch.setattr(views, "get_object_or_404", down)
+    monkeypatch.setattr(views, "product_body", down)  # the product page's catalogue read
     response = Client(raise_request_exception=False).get("/p/anything/")
 
     assert response.status_code == 503
@@ -209,7 +209,7 @@ def test_a_programming_error_is_still_a_500(monkeypatch):
     def bug(*args, **kwargs):
         raise ProgrammingError("column does not exist")
 
-    monkeypatch.setattr(views, "get_object_or_404", bug)
+    monkeypatch.setattr(views, "product_body", bug)
     assert Client(raise_request_exception=False).get("/p/anything/").status_code == 500
 
 
