@@ -20,6 +20,10 @@ fenced subquery runs inside each shard. Each shard walks its own HNSW graph with
 merges the shards' rows, so a query costs one index scan per shard; the filter (a category holding
 1/``--categories`` of the products, uncorrelated with the vectors) is applied inside each shard's iterative scan.
 
+``--warm N`` first runs N untimed queries over other vectors, as a shop that has been serving has its index in
+PostgreSQL's buffers; the embedded server's ``shared_buffers`` is a quarter of the machine's memory
+(shop/embedded.py), which holds a million vectors' 3.8 GB index on a 16 GB machine.
+
 The vectors are bench/scale.py's synthetic 1280-d vectors shaped like the real embeddings. Prints load, distribute
 and index build times, table and index sizes, and recall@10 with p50/p95 per ef_search, with and without the
 filter. ``--json FILE`` writes the same figures.
@@ -98,6 +102,9 @@ def main() -> None:
     parser.add_argument("--ef-search", type=int, nargs="+", default=[100, 200, 400])
     parser.add_argument("--shards", type=int, default=0, help="shards per table on Citus (default: 2 per worker)")
     parser.add_argument("--maintenance-work-mem", default="4GB")
+    parser.add_argument("--warm", type=int, default=0,
+                        help="untimed queries (other vectors, half of them filtered) before the timed ones: a shop "
+                             "that has been serving, its index in shared_buffers (default 0: as loaded)")
     parser.add_argument("--json", type=Path, help="write the figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the tables afterwards")
     parser.add_argument("--reuse", action="store_true",
@@ -151,9 +158,13 @@ def main() -> None:
             cursor.execute("SELECT count(*) FROM pg_dist_node WHERE noderole = 'primary' AND groupid > 0")
             workers = cursor.fetchone()[0]
         setup = f"Citus, coordinator + {workers} workers" if citus else "one plain PostgreSQL node"
-        print(f"PostgreSQL {connection.pg_version // 10000}, {setup}; {args.rows:,} vectors, {products:,} products, "
-              f"filter keeps {100 * len(filtered_rows) / args.rows:.1f} % of the rows", flush=True)
-    figures: dict[str, object] = {"setup": setup, "workers": workers, "rows": args.rows, "runs": []}
+        cursor.execute("SHOW shared_buffers")  # the HNSW walk's page cache (shop/embedded.py: shared_buffers)
+        buffers = cursor.fetchone()[0]
+        print(f"PostgreSQL {connection.pg_version // 10000}, {setup}, shared_buffers {buffers}; {args.rows:,} "
+              f"vectors, {products:,} products, filter keeps {100 * len(filtered_rows) / args.rows:.1f} % of the rows",
+              flush=True)
+    figures: dict[str, object] = {"setup": setup, "workers": workers, "rows": args.rows, "shared_buffers": buffers,
+                                  "runs": []}
     try:
         if not args.reuse:
             build(args, citus=citus, workers=workers, centres=centres, product_category=product_category,
@@ -163,6 +174,8 @@ def main() -> None:
         print(f"table {figures['table_bytes'] / 2**20:,.0f} MiB, HNSW index {figures['hnsw_index_bytes'] / 2**20:,.0f} MiB "
               f"({(figures['table_bytes'] + figures['hnsw_index_bytes']) / args.rows * 1e6 / 2**30:.2f} GiB per "
               f"million vectors)", flush=True)
+        if args.warm:
+            warm_up(synthetic(centres, n=args.warm, noise=0.6, seed=4), args, figures)
         queries_run(queries, truth, truth_f, args, figures)
     finally:
         if not args.keep:
@@ -280,6 +293,20 @@ def build(args, *, citus, workers, centres, product_category, figures) -> None:
         for table in DISTRIBUTED:
             cursor.execute(f"VACUUM ANALYZE {table}")
     print(f"HNSW index built in {figures['index_build_s']} s", flush=True)
+
+
+def warm_up(vectors, args, figures) -> None:
+    """The shop's own query over other vectors, untimed, at the largest ef_search: the pages a serving shop's
+    searches keep in PostgreSQL's buffers."""
+    from visualsearch.querysets import knn_images
+
+    category = [figures.get("filter_category_id") or _filter_category()]
+    started = time.perf_counter()
+    for number, vector in enumerate(vectors):
+        knn_images(vector=vector, model_key=MODEL_KEY, dimension=DIM, limit=K, ef_search=max(args.ef_search),
+                   category_ids=category if number % 2 else None)
+    figures["warm_queries"] = len(vectors)
+    print(f"{len(vectors)} warm-up queries in {time.perf_counter() - started:.0f} s", flush=True)
 
 
 def queries_run(queries, truth, truth_f, args, figures) -> None:

@@ -69,6 +69,7 @@ def real_embeddings(var_dir: Path, *, count: int) -> np.ndarray:
             images.append(white)
         vectors.append(embedder.embed(images))
     result = np.concatenate(vectors).astype(np.float32)
+    var_dir.mkdir(parents=True, exist_ok=True)  # a fresh SHOP_VAR_DIR
     np.save(cache, result)
     return result
 

