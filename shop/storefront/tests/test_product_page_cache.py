@@ -75,6 +75,24 @@ def test_the_kept_page_carries_this_shoppers_csrf_token_and_cart(catalogue):
     assert "1 already in" in browser.get(teapot.get_absolute_url()).content.decode()
 
 
+def test_the_english_and_the_chinese_page_are_kept_apart(catalogue):
+    # given the teapot with a Chinese name, and its English page kept
+    teapot = product_update(product=catalogue["Teapot"], name_zh="白瓷茶壶")
+    english, chinese = Client(), Client()
+    english.get(teapot.get_absolute_url())
+    assert english.get(teapot.get_absolute_url()).context["page_kept"]
+    # when a shopper who chose Chinese opens it
+    chinese.post("/i18n/setlang/", {"language": "zh-hans", "next": "/"})
+    first = chinese.get(teapot.get_absolute_url())
+    again = chinese.get(teapot.get_absolute_url())
+    # then theirs is made in Chinese and kept as such, and the English one stays English
+    assert not first.context["page_kept"] and again.context["page_kept"]
+    assert "<h1>白瓷茶壶</h1>" in again.content.decode() and 'lang="zh-hans"' in again.content.decode()
+    kept_english = english.get(teapot.get_absolute_url())
+    assert kept_english.context["page_kept"]
+    assert "白瓷茶壶" not in kept_english.content.decode() and "<h1>Teapot</h1>" in kept_english.content.decode()
+
+
 def test_a_change_to_the_product_or_to_a_product_it_shows_is_on_the_next_visit(client, catalogue):
     # given a kept product page and the first product of its "Visually similar" list
     shoe = catalogue["Athletic Shoe"]
