@@ -4,7 +4,8 @@ train the catalogue adapter that otherwise needs labelled shopper photos.
 A click is a noisy label: shoppers open wrong products out of curiosity, and they mostly look at the first
 results. So a retrain (1) weighs a pair by what the shopper did (a purchase says more than a glance),
 (2) holds out a fifth of the searches to judge the new version against the active one on data neither was
-trained on, and on the shop's labelled shopper photos when it has any, and (3) switches search only when the new
+trained on (the held-out clicks that agree with their neighbours, below), and on the shop's labelled shopper
+photos when it has any, and (3) switches search only when the new
 version beats the active one by RECOMMENDATIONS_RETRAIN_MARGIN; otherwise the active version stays and staff see
 why in the admin. Every run is a ``Retrain`` row with its figures; "switch back" activates the previous key.
 
@@ -196,14 +197,20 @@ def clicks_retrain(*, force: bool = False, adapter_settings: AdapterSettings = A
                           pairs=len(pairs.products))
         held = searches_holdout(pairs.shown_ids)
         train = ClickPairs(pairs.vectors[~held], pairs.products[~held], pairs.weights[~held], pairs.shown_ids[~held])
+        # Both versions are judged on the held-out pairs that agree with their neighbours (over every clicked
+        # search), as the candidate is trained on agreeing pairs. A raw held-out click favours the active version:
+        # the shoppers clicked what it ranked first, right or wrong, so its stray clicks count as its hits.
+        judged_pairs = held & pairs_agreeing(pairs)
+        if not judged_pairs.any():
+            judged_pairs = held
         gallery = ~catalogue.labelled
         gallery_vectors, gallery_products = catalogue.vectors[gallery], catalogue.products[gallery]
         labelled = catalogue.labelled
 
         def judged(adapter: LinearAdapter | None) -> dict:
             figures = {"held_out_recall_at_1": round(recall_at_1_weighted(
-                adapter=adapter, queries=pairs.vectors[held], targets=pairs.products[held],
-                weights=pairs.weights[held], gallery=gallery_vectors, gallery_products=gallery_products), 4)}
+                adapter=adapter, queries=pairs.vectors[judged_pairs], targets=pairs.products[judged_pairs],
+                weights=pairs.weights[judged_pairs], gallery=gallery_vectors, gallery_products=gallery_products), 4)}
             if labelled.any():
                 figures["labelled_recall_at_1"] = round(recall_at_1_weighted(
                     adapter=adapter, queries=catalogue.vectors[labelled], targets=catalogue.products[labelled],
@@ -215,6 +222,7 @@ def clicks_retrain(*, force: bool = False, adapter_settings: AdapterSettings = A
         candidate, cleaning = clicks_adapter_fit(catalogue=catalogue, pairs=train, adapter_settings=adapter_settings)
         before, after = judged(active_adapter), judged(candidate)
         figures = {"pairs_training": int((~held).sum()), "pairs_held_out": int(held.sum()),
+                   "pairs_judged": int(judged_pairs.sum()),
                    "searches": int(len(np.unique(pairs.shown_ids))), **cleaning,
                    "active": {"key": active_key, **before}, "candidate": after, "margin": margin}
         better = after["held_out_recall_at_1"] >= before["held_out_recall_at_1"] + margin

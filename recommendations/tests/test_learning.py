@@ -7,7 +7,14 @@ import pytest
 from PIL import Image
 
 from catalog.tests.factories import ProductFactory
-from recommendations.learning import ClickPairs, click_pairs_load, clicks_retrain, pairs_agreeing, retrain_switch_back
+from recommendations.learning import (
+    ClickPairs,
+    click_pairs_load,
+    clicks_retrain,
+    pairs_agreeing,
+    retrain_switch_back,
+    searches_holdout,
+)
 from recommendations.models import ActionKind, Retrain
 from recommendations.services import ShownList, action_record, shown_record
 from visualsearch.models import EmbeddingStatus, ImageEmbedding, ModelVersion
@@ -141,3 +148,26 @@ def test_a_stray_click_that_its_neighbours_disagree_with_is_dropped():
     bought = ClickPairs(vectors=vectors, products=products, weights=np.where(np.arange(12) == 3, 3.0, 1.0),
                         shown_ids=np.arange(12))
     assert pairs_agreeing(bought).tolist()[3] is False
+
+
+def test_the_guard_does_not_count_the_clicks_the_active_ranking_invited_as_its_hits(shifted_shop):
+    # given shoppers who, one time in four, open the first result the plain key shows (the next product's
+    # picture: the fixture's photos look like it) instead of the product they photographed
+    products, photo = shifted_shop
+    truth = {}
+    for k in range(90):
+        n = k % 6
+        clicked = products[(n + 1) % 6] if (k // 6) % 4 == 3 else products[n]  # every product's 4th, 8th, 12th
+        truth[_search_and_click(products, photo(n), clicked, f"v{k}").id] = products[n].id
+    pairs = click_pairs_load(base_key=KEY)
+    held = searches_holdout(pairs.shown_ids)
+    right = np.asarray([truth[s] == p for s, p in zip(pairs.shown_ids, pairs.products)])
+    assert (int(held.sum()), int((held & ~right).sum())) == (18, 5)  # on raw clicks the plain key would score 5/18
+
+    run = clicks_retrain(force=True, adapter_settings=QUICK, min_pairs=20)
+
+    # then both versions are judged on the held-out clicks that agree with their neighbours: here exactly the
+    # right ones, so the plain key, which ranks the next product first for every photo, scores none
+    assert run.figures["pairs_held_out"] == 18
+    assert run.figures["pairs_judged"] == int((held & right).sum()) == 13
+    assert run.figures["active"]["held_out_recall_at_1"] == 0.0
