@@ -4,11 +4,13 @@ damaged backup is refused with nothing changed."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from catalog.models import Product
 from catalog.tests.factories import ProductFactory
 from conftest import PROJECT_DIR, demo_asset_bytes, media_files
 from shop import embedded
-from shop.backup import BackupError, BackupErrorCode, backup_create, backup_restore
+from shop.backup import BackupError, BackupErrorCode, _media_extract, backup_create, backup_restore
 from visualsearch.services import product_image_add
 from visualsearch.tests.fixtures import query_copy
 
@@ -226,3 +228,40 @@ def test_a_backup_whose_dump_fails_leaves_nothing_behind(db, settings, tmp_path)
     assert failed.value.code == BackupErrorCode.DUMP_FAILED
     assert "connection lost" in failed.value.message
     assert list((tmp_path / "backups").iterdir()) == []  # no backup, and no partial one
+
+
+@pytest.mark.parametrize(("name", "kind"), [("../outside.jpg", tarfile.REGTYPE), ("/etc/cron.d/x", tarfile.REGTYPE),
+                                            ("products/link.jpg", tarfile.SYMTYPE), ("products/fifo", tarfile.FIFOTYPE)])
+def test_a_media_archive_member_that_is_not_a_plain_file_inside_it_is_refused_before_anything_is_extracted(
+    tmp_path, name, kind
+):
+    # given a media archive with one good picture and one member that would land outside or is not a file
+    archive = tmp_path / "media.tar"
+    with tarfile.open(archive, "w") as tar:
+        good = tarfile.TarInfo("products/good.jpg")
+        good.size = 3
+        tar.addfile(good, io.BytesIO(b"abc"))
+        bad = tarfile.TarInfo(name)
+        bad.type = kind
+        bad.linkname = "/etc/passwd" if kind == tarfile.SYMTYPE else ""
+        tar.addfile(bad, io.BytesIO(b"") if kind == tarfile.REGTYPE else None)
+    # when it is extracted for a restore, then it is refused by name and nothing is written
+    with pytest.raises(BackupError) as refused:
+        _media_extract(archive=archive, staging=tmp_path / "staging", expected=[])
+    assert refused.value.code == BackupErrorCode.ARCHIVE_INVALID
+    assert refused.value.message == f"media.tar: {name} is not a plain file inside the archive"
+    assert list((tmp_path / "staging").iterdir()) == []
+
+
+@pytest.mark.parametrize("filters", [True, False], ids=["with extraction filters", "Python 3.11 before 3.11.4"])
+def test_a_plain_media_archive_is_extracted_with_or_without_extraction_filters(tmp_path, monkeypatch, filters):
+    if not filters:
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    archive = tmp_path / "media.tar"
+    with tarfile.open(archive, "w") as tar:
+        good = tarfile.TarInfo("products/good.jpg")
+        good.size = 3
+        tar.addfile(good, io.BytesIO(b"abc"))
+    expected = [{"path": "products/good.jpg", "size": 3, "sha256": hashlib.sha256(b"abc").hexdigest()}]
+    _media_extract(archive=archive, staging=tmp_path / "staging", expected=expected)
+    assert (tmp_path / "staging" / "products" / "good.jpg").read_bytes() == b"abc"
