@@ -4,8 +4,8 @@ train the catalogue adapter that otherwise needs labelled shopper photos.
 A click is a noisy label: shoppers open wrong products out of curiosity, and they mostly look at the first
 results. So a retrain (1) weighs a pair by what the shopper did (a purchase says more than a glance),
 (2) holds out a fifth of the searches to judge the new version against the active one on data neither was
-trained on (the held-out clicks that agree with their neighbours, below), and on the shop's labelled shopper
-photos when it has any, and (3) switches search only when the new
+trained on (the held-out clicks that agree with their neighbours, below, from searches made after the active
+version was trained), and on the shop's labelled shopper photos when it has any, and (3) switches search only when the new
 version beats the active one by RECOMMENDATIONS_RETRAIN_MARGIN; otherwise the active version stays and staff see
 why in the admin. Every run is a ``Retrain`` row with its figures; "switch back" activates the previous key.
 
@@ -59,6 +59,8 @@ class ClickPairs:
     """(N,) the strongest action's weight (ACTION_WEIGHTS)."""
     shown_ids: np.ndarray
     """(N,) the search each pair came from (a search with two clicked products gives two pairs)."""
+    searched_at: np.ndarray | None = None
+    """(N,) when the search was made (POSIX seconds); None where it does not matter."""
 
 
 def click_pairs_load(*, base_key: str, product_ids: set[int] | None = None) -> ClickPairs:
@@ -76,16 +78,20 @@ def click_pairs_load(*, base_key: str, product_ids: set[int] | None = None) -> C
     dimension = spec_for(base_key).dimension
     if not strongest:
         return ClickPairs(np.zeros((0, dimension), np.float32), np.zeros(0, int), np.zeros(0, np.float32),
-                          np.zeros(0, int))
-    vectors = dict(
-        Shown.objects.filter(id__in={shown_id for shown_id, _ in strongest}).values_list("id", "query_vector")
-    )
+                          np.zeros(0, int), np.zeros(0))
+    searches = {
+        shown_id: (vector, created_at)
+        for shown_id, vector, created_at in Shown.objects.filter(
+            id__in={shown_id for shown_id, _ in strongest}
+        ).values_list("id", "query_vector", "created_at")
+    }
     keys = sorted(strongest)
     return ClickPairs(
-        vectors=np.asarray([np.asarray(vectors[shown_id], dtype=np.float32) for shown_id, _ in keys]),
+        vectors=np.asarray([np.asarray(searches[shown_id][0], dtype=np.float32) for shown_id, _ in keys]),
         products=np.asarray([product_id for _, product_id in keys]),
         weights=np.asarray([strongest[key] for key in keys], dtype=np.float32),
         shown_ids=np.asarray([shown_id for shown_id, _ in keys]),
+        searched_at=np.asarray([searches[shown_id][1].timestamp() for shown_id, _ in keys]),
     )
 
 
@@ -196,13 +202,21 @@ def clicks_retrain(*, force: bool = False, adapter_settings: AdapterSettings = A
             return finish(RetrainStatus.SKIPPED, f"{len(pairs.products)} click pairs; a retrain needs {min_pairs}",
                           pairs=len(pairs.products))
         held = searches_holdout(pairs.shown_ids)
-        train = ClickPairs(pairs.vectors[~held], pairs.products[~held], pairs.weights[~held], pairs.shown_ids[~held])
+        train = ClickPairs(pairs.vectors[~held], pairs.products[~held], pairs.weights[~held], pairs.shown_ids[~held],
+                           pairs.searched_at[~held])
         # Both versions are judged on the held-out pairs that agree with their neighbours (over every clicked
         # search), as the candidate is trained on agreeing pairs. A raw held-out click favours the active version:
         # the shoppers clicked what it ranked first, right or wrong, so its stray clicks count as its hits.
+        # And only on searches made after the active version was trained: it learnt from every earlier pair,
+        # held-out ones included, so judging it on them would be judging it on its own training data.
+        trained_at = _trained_at(active_key) if active_spec.adapter is not None else None
         judged_pairs = held & pairs_agreeing(pairs)
+        if trained_at is not None:
+            judged_pairs &= pairs.searched_at > trained_at
         if not judged_pairs.any():
-            judged_pairs = held
+            return finish(RetrainStatus.SKIPPED,
+                          "no held-out search since the active version was trained agrees with its neighbours",
+                          pairs=len(pairs.products))
         gallery = ~catalogue.labelled
         gallery_vectors, gallery_products = catalogue.vectors[gallery], catalogue.products[gallery]
         labelled = catalogue.labelled
@@ -253,6 +267,12 @@ def clicks_retrain(*, force: bool = False, adapter_settings: AdapterSettings = A
     except Exception as error:  # the run's row must not stay "running"; the log keeps the traceback
         logger.exception("retrain %s failed", run.id)
         return finish(RetrainStatus.FAILED, f"retrain failed: {error}"[:2000])
+
+
+def _trained_at(key: str) -> float | None:
+    """When the version ``key`` was registered (POSIX seconds): every search before it may be in its training."""
+    registered = ModelVersion.objects.filter(key=key).values_list("created_at", flat=True).first()
+    return registered.timestamp() if registered is not None else None
 
 
 def retrain_switch_back(*, retrain_id: int) -> ModelVersion:

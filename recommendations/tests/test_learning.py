@@ -171,3 +171,26 @@ def test_the_guard_does_not_count_the_clicks_the_active_ranking_invited_as_its_h
     assert run.figures["pairs_held_out"] == 18
     assert run.figures["pairs_judged"] == int((held & right).sum()) == 13
     assert run.figures["active"]["held_out_recall_at_1"] == 0.0
+
+
+def test_after_a_switch_the_versions_are_judged_only_on_searches_made_since(shifted_shop):
+    # given a first retrain that switched search to an adapter learnt from every pair, held-out ones included
+    products, photo = shifted_shop
+    for k in range(60):  # as in the switch test above
+        n = k % 6
+        _search_and_click(products, photo(n), products[(n + 2) % 6] if k % 4 == 3 else products[n], f"a{k}")
+    first = clicks_retrain(force=True, adapter_settings=QUICK, min_pairs=20, margin=0.05)
+    assert first.status == "switched", first.message
+    # when a retrain comes before any new search, there is nothing fair to judge by
+    idle = clicks_retrain(force=True, adapter_settings=QUICK, min_pairs=20, margin=0.05)
+    assert (idle.status, idle.message) == (
+        "skipped", "no held-out search since the active version was trained agrees with its neighbours")
+    assert active_model_key() == first.version_key
+    # and after 30 more searches, only the held-out agreeing pairs among them are judged
+    later = [_search_and_click(products, photo(k % 6), products[k % 6], f"b{k}").id for k in range(30)]
+    run = clicks_retrain(force=True, adapter_settings=QUICK, min_pairs=20, margin=0.05)
+    pairs = click_pairs_load(base_key=KEY)
+    held_agreeing = searches_holdout(pairs.shown_ids) & pairs_agreeing(pairs)
+    since = held_agreeing & np.isin(pairs.shown_ids, later)
+    assert run.figures["pairs_judged"] == int(since.sum())
+    assert 0 < int(since.sum()) < int(held_agreeing.sum())  # the earlier held-out pairs were left out
