@@ -5,9 +5,9 @@ A click is a noisy label: shoppers open wrong products out of curiosity, and the
 results. So a retrain (1) weighs a pair by what the shopper did (a purchase says more than a glance),
 (2) holds out a fifth of the searches to judge the new version against the active one on data neither was
 trained on (the held-out clicks that agree with their neighbours, below, from searches made after the active
-version was trained), and on the shop's labelled shopper photos when it has any, and (3) switches search only when the new
-version beats the active one by RECOMMENDATIONS_RETRAIN_MARGIN; otherwise the active version stays and staff see
-why in the admin. Every run is a ``Retrain`` row with its figures; "switch back" activates the previous key.
+version was trained), and on the shop's labelled shopper photos when it has any, and (3) switches search only
+when the new version beats the active one by RECOMMENDATIONS_RETRAIN_MARGIN; otherwise the active version stays
+and staff see why in the admin. Every run is a ``Retrain`` row with its figures; "switch back" activates the previous key.
 
 Before training, a pair is kept only when the clicks of the searches nearest to it agree with it
 (``pairs_agreeing``): shoppers' photos of one product resemble each other more than they resemble its catalogue
@@ -214,8 +214,8 @@ def clicks_retrain(*, force: bool = False, adapter_settings: AdapterSettings = A
         if trained_at is not None:
             judged_pairs &= pairs.searched_at > trained_at
         if not judged_pairs.any():
-            return finish(RetrainStatus.SKIPPED,
-                          "no held-out search since the active version was trained agrees with its neighbours",
+            since = " since the active version was trained" if trained_at is not None else ""
+            return finish(RetrainStatus.SKIPPED, f"no held-out search{since} agrees with its neighbours",
                           pairs=len(pairs.products))
         gallery = ~catalogue.labelled
         gallery_vectors, gallery_products = catalogue.vectors[gallery], catalogue.products[gallery]

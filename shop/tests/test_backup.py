@@ -230,8 +230,10 @@ def test_a_backup_whose_dump_fails_leaves_nothing_behind(db, settings, tmp_path)
     assert list((tmp_path / "backups").iterdir()) == []  # no backup, and no partial one
 
 
-@pytest.mark.parametrize(("name", "kind"), [("../outside.jpg", tarfile.REGTYPE), ("/etc/cron.d/x", tarfile.REGTYPE),
-                                            ("products/link.jpg", tarfile.SYMTYPE), ("products/fifo", tarfile.FIFOTYPE)])
+@pytest.mark.parametrize(("name", "kind"), [
+    ("../outside.jpg", tarfile.REGTYPE), ("/etc/cron.d/x", tarfile.REGTYPE),
+    ("products/link.jpg", tarfile.SYMTYPE), ("products/fifo", tarfile.FIFOTYPE),
+])
 def test_a_media_archive_member_that_is_not_a_plain_file_inside_it_is_refused_before_anything_is_extracted(
     tmp_path, name, kind
 ):
