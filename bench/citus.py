@@ -300,7 +300,7 @@ def warm_up(vectors, args, figures) -> None:
     searches keep in PostgreSQL's buffers."""
     from visualsearch.querysets import knn_images
 
-    category = [figures.get("filter_category_id") or _filter_category()]
+    category = _filter_category_ids(figures)
     started = time.perf_counter()
     for number, vector in enumerate(vectors):
         knn_images(vector=vector, model_key=MODEL_KEY, dimension=DIM, limit=K, ef_search=max(args.ef_search),
@@ -313,7 +313,7 @@ def queries_run(queries, truth, truth_f, args, figures) -> None:
     """recall@10 and p50/p95 per ef_search, without and with the filter: the shop's own knn_images."""
     from visualsearch.querysets import knn_images, knn_plan
 
-    category = [figures.get("filter_category_id") or _filter_category()]
+    category = _filter_category_ids(figures)
     for ef in args.ef_search:
         for filtered in (False, True):
 
@@ -338,10 +338,11 @@ def queries_run(queries, truth, truth_f, args, figures) -> None:
           "| " + " / ".join(line.strip()[:70] for line in plan if "Scan" in line or "Task Count" in line))
 
 
-def _filter_category() -> int:
+def _filter_category_ids(figures) -> list[int]:
+    """The filter's category: the one this run made, or a kept run's (--reuse)."""
     from catalog.models import Category
 
-    return Category.objects.get(slug="bench-category-0").pk
+    return [figures.get("filter_category_id") or Category.objects.get(slug="bench-category-0").pk]
 
 
 if __name__ == "__main__":

@@ -268,8 +268,9 @@ def order_status_set(*, order: Order, status: str) -> Order:
         if status == OrderStatus.CANCELLED and order.paid_at is not None and order.refunded_at is None:
             changes.update(_refund(order))
         if status == OrderStatus.CANCELLED:
-            with_variants = set()
+            with_variants, restocked = set(), set()
             for line in order.lines.exclude(product=None).order_by("product_id", "variant_id"):
+                restocked.add(line.product_id)
                 if line.variant_id is not None:
                     ProductVariant.objects.filter(id=line.variant_id).update(
                         stock_quantity=F("stock_quantity") + line.quantity
@@ -279,8 +280,8 @@ def order_status_set(*, order: Order, status: str) -> Order:
                     # A variant deleted since (SET NULL) or variants added later: the stock has no row to go back to.
                     Product.objects.filter(id=line.product_id).update(stock_quantity=F("stock_quantity") + line.quantity)
             for product_id in sorted(with_variants):
-                product_stock_sync(product_id=product_id)
-            products_changed(product_ids=[line.product_id for line in order.lines.all()])
+                product_stock_sync(product_id=product_id)  # marks them changed too
+            products_changed(product_ids=restocked - with_variants)
         if status == OrderStatus.DELIVERED and order.paid_at is None:
             changes["paid_at"] = timezone.now()  # pay on delivery: the courier took the money
         Order.objects.filter(id=order.id).update(**changes)
