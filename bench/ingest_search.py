@@ -145,6 +145,7 @@ def search_latency(assets: Path, *, queries: int) -> None:
     from visualsearch.embedding import embedder_for
     from visualsearch.intake import query_photo_open
     from visualsearch.embedding.objects import salient_objects
+    from visualsearch.embedding.regions import recognised_regions
     from visualsearch.selectors import (
         SearchFilters,
         active_model_key,
@@ -161,7 +162,7 @@ def search_latency(assets: Path, *, queries: int) -> None:
     rng = np.random.default_rng(7)
     for label, size, n in [("1024x768 photo", (1024, 768), queries), ("12 MP phone photo", (4032, 3024), max(10, queries // 4))]:
         picks = rng.choice(len(products), size=n + 3, replace=True)
-        decode, objects, embed, query, knn, filtered, hits_first = [], [], [], [], [], [], 0
+        decode, objects, embed, regions, query, knn, filtered, hits_first = [], [], [], [], [], [], [], 0
         plain_decode, preprocess, forward, plain_query = [], [], [], []
         for i, index in enumerate(picks):
             product = products[index]
@@ -176,6 +177,10 @@ def search_latency(assets: Path, *, queries: int) -> None:
             vectors = embedder.embed_batch(batch)
             vector = vectors[0] + vectors[1] if len(vectors) > 1 else vectors[0]
             vector = vector / np.linalg.norm(vector)
+            t1c = time.perf_counter()
+            if settings.VISUALSEARCH_REGIONS_SIDE > 0:  # selectors._regions_in: the photo read once more, whole
+                recognised_regions(embedder, picture, side=settings.VISUALSEARCH_REGIONS_SIDE,
+                                   limit=settings.VISUALSEARCH_OBJECTS_MAX)
             t2 = time.perf_counter()
             matches = products_near_photo(vector=vector, model_key=model_key, limit=24)
             t3 = time.perf_counter()
@@ -199,7 +204,8 @@ def search_latency(assets: Path, *, queries: int) -> None:
                 continue  # warm-up
             decode.append(t1 - t0)
             objects.append(t1b - t1)
-            embed.append(t2 - t1b)
+            embed.append(t1c - t1b)
+            regions.append(t2 - t1c)
             query.append(t3 - t2)
             knn.append(t4 - t3)
             filtered.append(t5 - t4)
@@ -208,14 +214,15 @@ def search_latency(assets: Path, *, queries: int) -> None:
             forward.append(t7 - t6)
             plain_query.append(t8 - t7)
             hits_first += bool(matches) and matches[0].product.id == product.id
-        total = [a + b + c + d for a, b, c, d in zip(decode, objects, embed, query)]
+        total = [a + b + c + d + e for a, b, c, d, e in zip(decode, objects, embed, regions, query)]
         plain = [a + b + c + d for a, b, c, d in zip(plain_decode, preprocess, forward, plain_query)]
         FIGURES[label] = {"total": total, "plain": plain, "decode": decode, "objects": objects, "embed": embed,
-                          "query": query, "forward": forward}
+                          "regions": regions, "query": query, "forward": forward}
         print(f"  {label} ({len(total)} searches over {len(products)} products; right product first in {hits_first}):")
         print(f"    decode (checks, reduced-scale decode, orient):        {ms(decode)}")
         print(f"    object step (U²-Net-p, {settings.VISUALSEARCH_OBJECTS_SIDE} px):                       {ms(objects)}")
         print(f"    embedding (whole photo + each object, one batch):     {ms(embed)}")
+        print(f"    recognised regions (activation maps, {settings.VISUALSEARCH_REGIONS_SIDE} px):          {ms(regions)}")
         print(f"    database query (products_near_photo, centred, 24):   {ms(query)}")
         print(f"      of which the k-NN SQL alone (knn_images, 104 rows):  {ms(knn)}")
         print(f"      with a department filter ({department.name}):{' ' * max(1, 20 - len(department.name))}{ms(filtered)}")

@@ -17,6 +17,8 @@ class RememberedObject:
     box: tuple[float, float, float, float]
     """x, y, width, height in fractions of the photo."""
     vector: np.ndarray
+    concept: int | None = None
+    """``FoundObject.concept``: None for a salient object, the ImageNet concept of a recognised region."""
 
 
 @dataclass(frozen=True)
@@ -36,9 +38,11 @@ def _packed(vector: np.ndarray) -> bytes:
 def query_vector_remember(
     *, model_key: str, vector: np.ndarray, objects=(), base_key: str = "", base_vector: np.ndarray | None = None
 ) -> str:
-    """``objects``: (x, y, width, height, vector) of each object found in the photo, most prominent first."""
+    """``objects``: (x, y, width, height, vector[, concept]) of each object found in the photo, in search order."""
     query_id = secrets.token_urlsafe(12)
-    packed_objects = [(tuple(float(v) for v in item[:4]), _packed(item[4])) for item in objects]
+    packed_objects = [
+        (tuple(float(v) for v in item[:4]), _packed(item[4]), item[5] if len(item) > 5 else None) for item in objects
+    ]
     base = (base_key, _packed(base_vector)) if base_key and base_vector is not None else ("", b"")
     cache.set(f"photoq:{query_id}", (model_key, _packed(vector), packed_objects, *base), TTL_SECONDS)
     return query_id
@@ -59,7 +63,10 @@ def query_vector_recall(query_id: str) -> RememberedQuery | None:
     return RememberedQuery(
         model_key=model_key,
         vector=unpacked(raw),
-        objects=tuple(RememberedObject(box=box, vector=unpacked(data)) for box, data in packed_objects),
+        objects=tuple(
+            RememberedObject(box=item[0], vector=unpacked(item[1]), concept=item[2] if len(item) > 2 else None)
+            for item in packed_objects
+        ),
         base_key=base_key,
         base_vector=unpacked(base_raw) if base_key else None,
     )

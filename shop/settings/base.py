@@ -315,7 +315,10 @@ VISUALSEARCH_STATS_REFRESH_SECONDS = env.float("VISUALSEARCH_STATS_REFRESH_SECON
 # comes out blank, so two objects side by side were not found at all.
 VISUALSEARCH_OBJECTS = env.bool("VISUALSEARCH_OBJECTS", default=True)
 VISUALSEARCH_OBJECTS_SIDE = env.int("VISUALSEARCH_OBJECTS_SIDE", default=224)
-VISUALSEARCH_OBJECTS_MAX = env.int("VISUALSEARCH_OBJECTS_MAX", default=4)
+VISUALSEARCH_OBJECTS_MAX = env.int("VISUALSEARCH_OBJECTS_MAX", default=5)
+# Regions of the key's activation maps join the salient objects ("shop the look" in a room photo): the photo is
+# read once more, whole, at this longer side (0 turns it off). visualsearch/embedding/regions.py has the figures.
+VISUALSEARCH_REGIONS_SIDE = env.int("VISUALSEARCH_REGIONS_SIDE", default=480)
 VISUALSEARCH_MODEL = env("VISUALSEARCH_MODEL", default="effnet-lite1-avg-240")
 VISUALSEARCH_DEVICE = env("VISUALSEARCH_DEVICE", default="cpu")  # "cpu", "cuda", "cuda:1" or "auto"
 VISUALSEARCH_BATCH_SIZE = env.int("VISUALSEARCH_BATCH_SIZE", default=32)

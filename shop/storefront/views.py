@@ -259,7 +259,7 @@ def photo_search(request: HttpRequest) -> HttpResponse:
             query_id = query_vector_remember(
                 model_key=query.model_key,
                 vector=query.vector,
-                objects=[(o.box.x, o.box.y, o.box.width, o.box.height, o.vector) for o in query.objects],
+                objects=[(o.box.x, o.box.y, o.box.width, o.box.height, o.vector, o.concept) for o in query.objects],
                 base_key=query.base_key,
                 base_vector=query.base_vector,
             )
@@ -277,9 +277,12 @@ def photo_search(request: HttpRequest) -> HttpResponse:
             vector = remembered.objects[chosen].vector  # a tap on another object of the photo: its crop alone
             # The objects' vectors are kept in the searched key only: in the log when that key is a plain one.
             logged_key, logged_vector = (model_key, vector) if logged_key == model_key else ("", None)
+        # The first search is led by the main salient object; a recognised region never leads (with none salient,
+        # the whole photo does and no chip is the one searched).
+        led = 0 if remembered.objects and remembered.objects[0].concept is None else None
         context["objects"] = [
             {"index": n, "x": o.box[0], "y": o.box[1], "w": o.box[2], "h": o.box[3],
-             "active": n == (chosen if chosen is not None else 0)}
+             "active": n == (chosen if chosen is not None else led)}
             for n, o in enumerate(remembered.objects)
         ]
         context["object_params"] = urlencode({"q": query_id, **filter_params})

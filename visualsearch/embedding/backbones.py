@@ -32,6 +32,11 @@ class EfficientNetLiteFeatures(torch.nn.Module):
         """(1000, D) weight rows of the head: the direction each concept points to in the feature space."""
         return self.net._fc.weight
 
+    def head_parameters(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The head's (1000, D) weights and (1000,) bias: applied to each cell of the feature map, the class
+        activation maps that ``regions.py`` reads objects from."""
+        return self.net._fc.weight, self.net._fc.bias
+
 
 def spatial_features(network: torch.nn.Module, batch: torch.Tensor) -> torch.Tensor | None:
     """(B, C, h, w): the feature map before pooling (each cell a region of the picture), or None for a network

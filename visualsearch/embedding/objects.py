@@ -229,7 +229,7 @@ def _runs(row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return changes[0::2], changes[1::2]  # starts, ends (exclusive)
 
 
-def _components(binary: np.ndarray, weights: np.ndarray) -> list[tuple[int, int, int, int, int, float]]:
+def mask_components(binary: np.ndarray, weights: np.ndarray) -> list[tuple[int, int, int, int, int, float]]:
     """8-connected components of ``binary``: (x0, y0, x1, y1, pixel count, weight sum) each, x1/y1 exclusive.
 
     Hand-written because scipy (``ndimage.label``) is not among the project's dependencies and would be
@@ -315,7 +315,7 @@ def boxes_from_mask(mask: np.ndarray) -> list[ObjectBox]:
     binary = mask >= MASK_THRESHOLD
     if not binary.any():
         return []
-    components = _components(binary, mask)
+    components = mask_components(binary, mask)
     largest = max(c[5] for c in components)
     kept = [c for c in components if c[4] >= MIN_AREA * width * height and c[5] >= MIN_MASS_OF_LARGEST * largest]
     if not kept:

@@ -155,3 +155,21 @@ def test_photo_search_with_a_price_that_is_not_a_number_says_which_box(client, d
 
     assert response.status_code == 400
     assert response.context["error"] == "Min price: Enter the price as a number, for example 25 or 19.99."
+
+
+def test_with_only_recognised_regions_no_chip_claims_the_first_search(client, catalogue, monkeypatch):
+    import re
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    import visualsearch.selectors as selectors
+    from visualsearch.tests.fixtures import two_things_photo
+
+    photo, _, _ = two_things_photo()
+    monkeypatch.setattr(selectors, "_objects_in", lambda picture: ([], None))  # nothing salient: regions only
+    page = client.post("/search/photo/", {"image": SimpleUploadedFile("p.jpg", photo, content_type="image/jpeg")}, follow=True)
+
+    html = page.content.decode()
+    assert html.count('class="chip') == 2 and 'aria-current="true"' not in html  # the whole photo leads
+    link = re.search(r'href="\?([^"]+)&amp;object=1"', html).group(1).replace("&amp;", "&")
+    assert 'aria-current="true" data-index="1"' in client.get(f"/search/photo/?{link}&object=1").content.decode()

@@ -155,7 +155,20 @@ class BoxOutputSerializer(serializers.Serializer):
 
 class FoundObjectOutputSerializer(serializers.Serializer):
     box = BoxOutputSerializer()
-    score = serializers.FloatField(help_text="the object's share of what stands out in the photo (they add up to 1)")
+    found_by = serializers.ChoiceField(
+        choices=["salient", "recognised"],
+        help_text="salient: it stands out in the photo (a salient-object network); recognised: the search model "
+        "recognised a kind of thing there (a region of its activation map, e.g. a lamp in a room photo)",
+    )
+    concept = serializers.CharField(
+        allow_null=True,
+        help_text="for a recognised region, the ImageNet concept it was found for (English, e.g. 'table lamp'): "
+        "the model's guess of what it is, not a shop category; null for a salient object",
+    )
+    score = serializers.FloatField(
+        help_text="salient: the object's share of what stands out in the photo (these add up to 1); recognised: "
+        "the concept's probability for the whole photo"
+    )
     results = ProductMatchOutputSerializer(many=True, help_text="products for this object alone (its crop)")
 
 
@@ -174,8 +187,9 @@ class SearchByImageOutputSerializer(serializers.Serializer):
     results = ProductMatchOutputSerializer(many=True)
     objects = FoundObjectOutputSerializer(
         many=True,
-        help_text="the separate objects found in the photo, most prominent first, each with its own results; "
-        "empty for a crop or when nothing stands out. Send an object's box as the crop to search it alone.",
+        help_text="the separate objects found in the photo, each with its own results: the salient ones, most "
+        "prominent first, then the regions the model recognised; empty for a crop. Send an object's box as the "
+        "crop to search it alone.",
     )
 
 

@@ -27,6 +27,7 @@ from visualsearch.selectors import (
     products_near_photo,
 )
 from visualsearch.categories import category_suggestions
+from visualsearch.concepts import vocabulary
 from visualsearch.explanations import match_explain
 from visualsearch.statistics import query_vector_observe, searches_count
 from visualsearch.textsearch import photo_refined_by_words, products_for_text
@@ -119,7 +120,12 @@ class SearchByImageApi(APIView):
                 "search_id": search_id,
                 "box": query.box,
                 "results": results,
-                "objects": [{"box": o.box, "score": o.score, "results": near(o.vector)} for o in query.objects],
+                "objects": [
+                    {"box": o.box, "found_by": "salient" if o.concept is None else "recognised",
+                     "concept": None if o.concept is None else vocabulary().concepts[o.concept].english,
+                     "score": o.score, "results": near(o.vector)}
+                    for o in query.objects
+                ],
             },
             context={"request": request},
         )

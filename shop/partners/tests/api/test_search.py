@@ -64,6 +64,26 @@ def test_a_photo_of_two_things_answers_results_and_each_object_with_its_box_and_
     assert body["box"] == body["objects"][0]["box"]  # the most prominent object leads the first results
     assert len(body["results"]) == 3 and all(isinstance(r["close"], bool) for r in body["results"])
     assert set(body["box"]) == {"x", "y", "width", "height"}
+    assert [(o["found_by"], o["concept"]) for o in body["objects"]] == [("salient", None), ("salient", None)]
+
+
+def test_regions_the_model_recognised_are_objects_named_by_their_concept(client, catalogue, monkeypatch):
+    import visualsearch.selectors as selectors
+    from visualsearch.concepts import vocabulary
+    from visualsearch.tests.fixtures import two_things_photo
+
+    photo, _, _ = two_things_photo()
+    monkeypatch.setattr(selectors, "_objects_in", lambda picture: ([], None))  # as if nothing stood out
+    expected = selectors.photo_query(photo).objects
+
+    body = client.post("/api/v1/search/image", {"image": _upload(photo), "limit": 1}).json()
+
+    names = [o.concept for o in expected]
+    assert [(o["found_by"], o["concept"]) for o in body["objects"]] == [
+        ("recognised", vocabulary().concepts[n].english) for n in names
+    ]
+    assert body["box"] is None  # the whole photo leads: a recognised region never does
+    assert {o["results"][0]["name"] for o in body["objects"]} == {"Guitar", "Teapot"}
 
 
 def test_a_crop_answers_for_the_crop_and_no_objects(client, catalogue):
@@ -82,7 +102,9 @@ def test_the_schema_documents_objects_and_close(client):
     schema = client.get("/api/v1/schema/?format=json").json()["components"]["schemas"]
 
     assert {"model_key", "box", "results", "objects"} <= set(schema["SearchByImageOutput"]["properties"])
-    assert {"box", "score", "results"} <= set(schema["FoundObjectOutput"]["properties"])
+    assert {"box", "found_by", "concept", "score", "results"} <= set(schema["FoundObjectOutput"]["properties"])
+    assert schema["FoundObjectOutputFoundByEnum"]["enum"] == ["salient", "recognised"]
+    assert schema["FoundObjectOutput"]["properties"]["concept"]["nullable"] is True
     assert "close" in schema["ProductMatchOutput"]["required"]
 
 
