@@ -35,7 +35,12 @@ from catalog.services import ProductData, category_get_or_create_path, product_c
 
 from .models import EmbeddingStatus, ImageEmbedding
 from .selectors import catalogue_centring, photo_embed, photo_query, products_near_photo, products_near_vector
-from .statistics import catalogue_statistics_refresh, query_statistics_flush, query_vector_observe
+from .statistics import (
+    catalogue_statistics_refresh,
+    query_statistics_flush,
+    query_statistics_reset,
+    query_vector_observe,
+)
 from .services import embeddings_compute, embeddings_request, product_image_add
 
 logger = logging.getLogger(__name__)
@@ -412,32 +417,56 @@ class RoomScores:
     whole_photo_rooms_with_hit_at_10: float
 
 
+def _rooms_traffic(*, paths: list[Path], model_key: str, progress: Progress) -> None:
+    """The other half's room photos searched first, as earlier shoppers of a furniture shop (only their running
+    mean is kept, as in ``traffic_replay``; their products are never read)."""
+    query_statistics_reset(model_key=model_key)
+    for number, path in enumerate(paths):
+        query = photo_query(path.read_bytes(), model_key=model_key)
+        query_vector_observe(model_key=query.model_key, vector=query.vector)
+        progress("earlier shoppers' room photos", number + 1, len(paths))
+    query_statistics_flush()
+
+
 def evaluate_rooms(
-    *, name: str, gallery: list[EvalPhoto], rooms: dict[Path, set[str]], model_key: str, progress: Progress = _no_progress
+    *, name: str, gallery: list[EvalPhoto], rooms: dict[Path, set[str]], model_key: str, traffic: bool = True,
+    progress: Progress = _no_progress,
 ) -> EvalReport:
     """Protocol D: each room photo through the shop's photo search; its lists are the first results and one list
-    per object found; a room's product counts as found if it is in the top k of any list (the page shows them all)."""
+    per object found; a room's product counts as found if it is in the top k of any list (the page shows them all).
+
+    With ``traffic`` a live shop is measured, as protocol A measures one: the rooms are split in two halves (every
+    other room), and each half is searched after the other half's photos were searched as earlier shoppers, so the
+    query mean is the shop's own and never holds the measured photo. Without it, a fresh shop: the catalogue's
+    mean stands in."""
     started = time.monotonic()
     label_of = catalogue_build(gallery=gallery, progress=progress)
     catalogue_embed(model_key=model_key, progress=progress)
     found10, found50, hits, lists, plain10, plain_hits = [], [], [], [], [], []
-    for number, (path, wanted) in enumerate(sorted(rooms.items())):
-        query = photo_query(path.read_bytes(), model_key=model_key)
-        ranked = [
-            [label_of[m.product.id] for m in products_near_photo(vector=v, model_key=query.model_key, limit=50)]
-            for v in [query.vector, *[o.vector for o in query.objects]]
-        ]
-        in10 = {label for ranking in ranked for label in ranking[:10]} & wanted
-        in50 = {label for ranking in ranked for label in ranking[:50]} & wanted
-        _, whole = photo_embed(path.read_bytes(), model_key=model_key)
-        plain = set([label_of[m.product.id] for m in products_near_photo(vector=whole, model_key=model_key, limit=10)]) & wanted
-        found10.append(len(in10) / len(wanted))
-        found50.append(len(in50) / len(wanted))
-        hits.append(bool(in10))
-        lists.append(len(ranked))
-        plain10.append(len(plain) / len(wanted))
-        plain_hits.append(bool(plain))
-        progress("rooms", number + 1, len(rooms))
+    ordered = sorted(rooms.items())
+    halves = [ordered[0::2], ordered[1::2]] if traffic else [ordered]
+    number = 0
+    for index, half in enumerate(halves):
+        if traffic:
+            _rooms_traffic(paths=[path for path, _ in halves[1 - index]], model_key=model_key, progress=progress)
+        for path, wanted in half:
+            query = photo_query(path.read_bytes(), model_key=model_key)
+            ranked = [
+                [label_of[m.product.id] for m in products_near_photo(vector=v, model_key=query.model_key, limit=50)]
+                for v in [query.vector, *[o.vector for o in query.objects]]
+            ]
+            in10 = {label for ranking in ranked for label in ranking[:10]} & wanted
+            in50 = {label for ranking in ranked for label in ranking[:50]} & wanted
+            _, whole = photo_embed(path.read_bytes(), model_key=model_key)
+            plain = {label_of[m.product.id] for m in products_near_photo(vector=whole, model_key=model_key, limit=10)}
+            found10.append(len(in10) / len(wanted))
+            found50.append(len(in50) / len(wanted))
+            hits.append(bool(in10))
+            lists.append(len(ranked))
+            plain10.append(len(plain & wanted) / len(wanted))
+            plain_hits.append(bool(plain & wanted))
+            number += 1
+            progress("rooms", number, len(rooms))
     scores = RoomScores(
         rooms=len(rooms), recall_at_10=float(np.mean(found10)), recall_at_50=float(np.mean(found50)),
         rooms_with_hit_at_10=float(np.mean(hits)), lists_per_room=float(np.mean(lists)),

@@ -281,7 +281,9 @@ def photo_query(
     """A shopper's photo to what search needs: the leading vector, and the separate objects with theirs.
 
     The same intake and preprocessing as catalogue images; one batch through the network for the whole photo
-    and every object's crop. A crop box the shopper drew always wins: then no object step runs. Raises
+    and every salient object's crop, then (``VISUALSEARCH_REGIONS_SIDE``) one forward of the whole photo at a
+    larger size for the regions the network recognises. A crop box the shopper drew always wins: then no object
+    step runs. Raises
     ImageRejected for files that are not acceptable photos (or a crop too small to see). Nothing is written.
     """
     model_key = model_key or active_model_key()
@@ -335,8 +337,8 @@ lies under U²-Net's mask (the "tick" a packshot's apple lights up); or when it 
 its concept is among the 10 likeliest of that object's crop (a part of a thin guitar, off its mask). Without
 the last two rules 14 of 15 grocery packshots got 2-4 regions of their one product ("ping-pong ball" on an
 apple); with them, one of 15 (none after the likelihood floor of ``regions.py``). They cost protocol D (the shop's
-path, ``evaluate_retrieval --protocol D``): recall@10 0.101 -> 0.092, rooms with a hit 0.689 -> 0.621, lists per
-room 5.79 -> 4.83. Another concept inside a large salient box stays: in a room U²-Net's one box often holds the
+path, ``evaluate_retrieval --protocol D --no-traffic``): recall@10 0.101 -> 0.092, rooms with a hit 0.689 -> 0.621,
+lists per room 5.79 -> 4.83 (with earlier shoppers' room photos, as the shop runs: 0.115 and 0.757). Another concept inside a large salient box stays: in a room U²-Net's one box often holds the
 sofa, the lamp and the cushions; dropping every region inside a salient box lost recall@10 0.111 -> 0.099."""
 
 
@@ -354,7 +356,7 @@ def _regions_in(embedder, picture, *, salient: list[tuple], mask: np.ndarray | N
             if region.box.iou(box) >= _REGION_SAME_AS_SALIENT_IOU:
                 return True
             likeliest = sorted(concepts, key=concepts.get, reverse=True)[:_SALIENT_CONCEPTS]
-            if _overlap(region.box, box) >= _REGION_INSIDE * region.box.area and region.concept in likeliest:
+            if region.box.intersection(box) >= _REGION_INSIDE * region.box.area and region.concept in likeliest:
                 return True
         if mask is None:
             return False
@@ -366,10 +368,6 @@ def _regions_in(embedder, picture, *, salient: list[tuple], mask: np.ndarray | N
         embedder, picture, side=settings.VISUALSEARCH_REGIONS_SIDE, limit=settings.VISUALSEARCH_OBJECTS_MAX
     )
     return [region for region in regions if not known(region)][:room]
-
-
-def _overlap(a, b) -> float:
-    return max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0)) * max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))
 
 
 def _photo_query_led(model_key: str, whole: np.ndarray, objects: tuple[FoundObject, ...]) -> PhotoQuery:

@@ -100,6 +100,14 @@ def query_statistics_discard() -> None:
     _forget()
 
 
+def query_statistics_reset(*, model_key: str) -> None:
+    """Forget a key's query mean, written and pending (evaluation: each half of a test set gets its own traffic)."""
+    with _lock:
+        _pending.pop(model_key, None)
+    VectorStatistics.objects.filter(model_key=model_key, kind=VectorStatisticsKind.QUERY).delete()
+    _forget()
+
+
 # --- the catalogue: recomputed from its vectors --------------------------------------------------------------
 
 

@@ -93,6 +93,10 @@ class ObjectBox:
     def area(self) -> float:
         return max(0.0, self.x1 - self.x0) * max(0.0, self.y1 - self.y0)
 
+    def intersection(self, other: "ObjectBox") -> float:
+        """The area both boxes cover, in the same fractions."""
+        return _intersection(self, other)
+
     def iou(self, other: "ObjectBox") -> float:
         inter = _intersection(self, other)
         union = self.area + other.area - inter

@@ -117,3 +117,36 @@ def test_manifest_without_the_label_column_is_refused(tmp_path):
 
     with pytest.raises(ValueError, match="no column product_id"):
         manifest_read(manifest=path, label_column="product_id")
+
+
+@pytest.mark.parametrize("traffic", [True, False])
+def test_rooms_count_every_list_and_each_half_is_searched_after_the_other_halfs_photos(tmp_path, traffic):
+    from conftest import demo_asset_bytes
+    from visualsearch.evaluation import evaluate_rooms
+    from visualsearch.models import VectorStatistics, VectorStatisticsKind
+    from visualsearch.selectors import photo_query
+
+    from .fixtures import two_things_photo
+
+    assets = sorted(p.name for p in settings.DEMO_ASSETS_DIR.glob("*.webp"))[:14] + ["1f3b8.webp", "1fad6.webp"]
+    gallery = []
+    for name in dict.fromkeys(assets):
+        (tmp_path / name).write_bytes(demo_asset_bytes(name))
+        gallery.append(EvalPhoto(path=tmp_path / name, label=name, split="gallery"))
+    rooms = {}
+    for size in [(900, 450), (800, 420)]:  # the guitar and the teapot on a table, twice
+        path = tmp_path / f"room-{size[0]}.jpg"
+        path.write_bytes(two_things_photo(size=size)[0])
+        rooms[path] = {"1f3b8.webp", "1fad6.webp"}
+
+    report = evaluate_rooms(name="rooms", gallery=gallery, rooms=rooms, model_key=settings.VISUALSEARCH_MODEL,
+                            traffic=traffic)
+
+    assert report.gallery_products == 16
+    assert (report.extra["recall_at_10"], report.extra["rooms_with_hit_at_10"]) == (1.0, 1.0)
+    # The first results and one list per object the search returns (each thing, and any recognised region).
+    objects = [len(photo_query(path.read_bytes()).objects) for path in rooms]
+    assert min(objects) >= 2 and report.extra["lists_per_room"] == sum(1 + n for n in objects) / 2
+    query_means = VectorStatistics.objects.filter(kind=VectorStatisticsKind.QUERY)
+    # With traffic, the second half (one room) was searched after the first half's one photo only.
+    assert list(query_means.values_list("count", flat=True)) == ([1] if traffic else [])

@@ -94,7 +94,8 @@ class Command(BaseCommand):
             with throwaway_media():
                 if preset.get("rooms"):
                     return [_rooms_run(name=name, photos=photos, rooms_csv=options["eval_dir"] / preset["rooms"],
-                                       model_key=model_key, limit=options["limit"], progress=progress)]
+                                       model_key=model_key, limit=options["limit"], traffic=not options["no_traffic"],
+                                       progress=progress)]
                 if loo:
                     chosen = photos[: options["limit"]] if options["limit"] else photos
                     return [evaluate_leave_one_out(name=name, photos=chosen, model_key=model_key, progress=progress)]
@@ -131,7 +132,7 @@ class Command(BaseCommand):
             options["json"].write_text(json.dumps([r.as_dict() for r in reports], indent=1))
 
 
-def _rooms_run(*, name, photos, rooms_csv: Path, model_key: str, limit: int | None, progress):
+def _rooms_run(*, name, photos, rooms_csv: Path, model_key: str, limit: int | None, traffic: bool, progress):
     rooms: dict[Path, set[str]] = {}
     with rooms_csv.open(newline="") as handle:
         for row in csv.DictReader(handle):
@@ -144,7 +145,8 @@ def _rooms_run(*, name, photos, rooms_csv: Path, model_key: str, limit: int | No
         if photo.label not in seen:
             seen.add(photo.label)
             gallery.append(photo)
-    return evaluate_rooms(name=name, gallery=gallery, rooms=rooms, model_key=model_key, progress=progress)
+    return evaluate_rooms(name=name, gallery=gallery, rooms=rooms, model_key=model_key, traffic=traffic,
+                          progress=progress)
 
 
 def _every_nth(photos: list[EvalPhoto], n: int, *, by_label: bool) -> list[EvalPhoto]:
