@@ -145,7 +145,7 @@ def search_latency(assets: Path, *, queries: int) -> None:
     from visualsearch.embedding import embedder_for
     from visualsearch.intake import query_photo_open
     from visualsearch.embedding.objects import salient_objects
-    from visualsearch.embedding.regions import recognised_regions
+    from visualsearch.embedding.regions import photo_map
     from visualsearch.selectors import (
         SearchFilters,
         active_model_key,
@@ -172,15 +172,18 @@ def search_latency(assets: Path, *, queries: int) -> None:
             t1 = time.perf_counter()
             boxes = salient_objects(picture, side=settings.VISUALSEARCH_OBJECTS_SIDE).boxes[: settings.VISUALSEARCH_OBJECTS_MAX]
             t1b = time.perf_counter()
-            crops = [picture.crop(box.pixels(*picture.size)) for box in boxes]
-            batch = embedder.preprocess([picture, *crops])
-            vectors = embedder.embed_batch(batch)
+            regions_on = settings.VISUALSEARCH_REGIONS_SIDE > 0
+            crops = [picture.crop(box.pixels(*picture.size)) for box in (boxes[:1] if regions_on else boxes)]
+            vectors = embedder.embed_batch(embedder.preprocess([picture, *crops]))
+            t1c = time.perf_counter()
+            if regions_on:  # selectors.photo_query: one forward at the regions' size for the other boxes and regions
+                found_map = photo_map(embedder, picture, side=settings.VISUALSEARCH_REGIONS_SIDE)
+                vectors = [*vectors, *[found_map.pooled(box) for box in boxes[1:]]]
+                found_map.regions(limit=settings.VISUALSEARCH_OBJECTS_MAX)
+                for box in boxes:
+                    found_map.concepts(box)  # what the region rules read of each salient object
             vector = vectors[0] + vectors[1] if len(vectors) > 1 else vectors[0]
             vector = vector / np.linalg.norm(vector)
-            t1c = time.perf_counter()
-            if settings.VISUALSEARCH_REGIONS_SIDE > 0:  # selectors._regions_in: the photo read once more, whole
-                recognised_regions(embedder, picture, side=settings.VISUALSEARCH_REGIONS_SIDE,
-                                   limit=settings.VISUALSEARCH_OBJECTS_MAX)
             t2 = time.perf_counter()
             matches = products_near_photo(vector=vector, model_key=model_key, limit=24)
             t3 = time.perf_counter()
@@ -221,8 +224,11 @@ def search_latency(assets: Path, *, queries: int) -> None:
         print(f"  {label} ({len(total)} searches over {len(products)} products; right product first in {hits_first}):")
         print(f"    decode (checks, reduced-scale decode, orient):        {ms(decode)}")
         print(f"    object step (U²-Net-p, {settings.VISUALSEARCH_OBJECTS_SIDE} px):                       {ms(objects)}")
-        print(f"    embedding (whole photo + each object, one batch):     {ms(embed)}")
-        print(f"    recognised regions (activation maps, {settings.VISUALSEARCH_REGIONS_SIDE} px):          {ms(regions)}")
+        if settings.VISUALSEARCH_REGIONS_SIDE > 0:
+            print(f"    embedding (whole photo + the main object, one batch): {ms(embed)}")
+            print(f"    {settings.VISUALSEARCH_REGIONS_SIDE} px map (the other objects, the regions):          {ms(regions)}")
+        else:
+            print(f"    embedding (whole photo + each object, one batch):     {ms(embed)}")
         print(f"    database query (products_near_photo, centred, 24):   {ms(query)}")
         print(f"      of which the k-NN SQL alone (knn_images, 104 rows):  {ms(knn)}")
         print(f"      with a department filter ({department.name}):{' ' * max(1, 20 - len(department.name))}{ms(filtered)}")

@@ -280,10 +280,10 @@ def photo_query(
 ) -> PhotoQuery:
     """A shopper's photo to what search needs: the leading vector, and the separate objects with theirs.
 
-    The same intake and preprocessing as catalogue images; one batch through the network for the whole photo
-    and every salient object's crop, then (``VISUALSEARCH_REGIONS_SIDE``) one forward of the whole photo at a
-    larger size for the regions the network recognises. A crop box the shopper drew always wins: then no object
-    step runs. Raises
+    The whole photo goes through the same intake and preprocessing as catalogue images. For the objects, one more
+    forward of the whole photo at ``VISUALSEARCH_REGIONS_SIDE`` gives every salient object's vector and the
+    regions the network recognises (with it at 0, each salient crop is embedded instead). A crop box the shopper
+    drew always wins: then no object step runs. Raises
     ImageRejected for files that are not acceptable photos (or a crop too small to see). Nothing is written.
     """
     model_key = model_key or active_model_key()
@@ -308,20 +308,39 @@ def photo_query(
         base = PhotoQuery(model_key=base_key, vector=vector, box=crop, whole_vector=vector, cropped=True)
         return photo_query_in_key(base, model_key=model_key)
     boxes, mask = _objects_in(picture) if find_objects else ([], None)
-    crops = [picture.crop(box.pixels(*picture.size)) for box in boxes]
-    embedded = embedder.embed_with_concepts([picture, *crops])  # each crop's concepts from the same forward
-    vectors = embedded.vectors
+    found_map = _photo_map(embedder, picture) if objects_wanted else None
+    if found_map is None:
+        # Without the larger forward (regions off, or a key without a head to read): each crop embedded.
+        crops = [picture.crop(box.pixels(*picture.size)) for box in boxes]
+        vectors = embedder.embed([picture, *crops])
+        whole, object_vectors = vectors[0], list(vectors[1:])
+    else:
+        # The whole photo and the main object's crop as the catalogue's pictures are embedded (the first results
+        # are theirs); every other object and every recognised region pooled from the one larger forward
+        # (PhotoMap.pooled). Pooling the main object too lost protocol A's R@1 0.385 -> 0.375 (R@5 0.696 -> 0.682).
+        vectors = embedder.embed([picture, *[picture.crop(box.pixels(*picture.size)) for box in boxes[:1]]])
+        whole = vectors[0]
+        object_vectors = [*vectors[1:], *[found_map.pooled(box) for box in boxes[1:]]]
     objects = [
         FoundObject(box=_crop_box(box), score=box.score, vector=vector)
-        for box, vector in zip(boxes, vectors[1:], strict=True)
+        for box, vector in zip(boxes, object_vectors, strict=True)
     ]
-    if objects_wanted:
-        salient = list(zip(boxes, (embedded.concepts or [{}] * len(vectors))[1:], strict=True))
+    if found_map is not None:
+        salient = [(box, found_map.concepts(box, count=_SALIENT_CONCEPTS)) for box in boxes]
+        regions = found_map.regions(limit=settings.VISUALSEARCH_OBJECTS_MAX)
         objects += [
             FoundObject(box=_crop_box(region.box), score=region.box.score, vector=region.vector, concept=region.concept)
-            for region in _regions_in(embedder, picture, salient=salient, mask=mask)
+            for region in _regions_beyond(regions, salient=salient, mask=mask)
         ]
-    return photo_query_in_key(_photo_query_led(base_key, vectors[0], tuple(objects)), model_key=model_key)
+    return photo_query_in_key(_photo_query_led(base_key, whole, tuple(objects)), model_key=model_key)
+
+
+def _photo_map(embedder, picture):
+    if settings.VISUALSEARCH_REGIONS_SIDE <= 0:
+        return None
+    from .embedding.regions import photo_map
+
+    return photo_map(embedder, picture, side=settings.VISUALSEARCH_REGIONS_SIDE)
 
 
 def _crop_box(box) -> CropBox:
@@ -334,7 +353,7 @@ _REGION_INSIDE = 0.7
 _SALIENT_CONCEPTS = 10
 """A recognised region is a salient object already found when it overlaps one's box with IoU 0.5; when half of it
 lies under U²-Net's mask (the "tick" a packshot's apple lights up); or when it lies 70 % inside a salient box and
-its concept is among the 10 likeliest of that object's crop (a part of a thin guitar, off its mask). Without
+its concept is among the 10 likeliest of that object's box (a part of a thin guitar, off its mask). Without
 the last two rules 14 of 15 grocery packshots got 2-4 regions of their one product ("ping-pong ball" on an
 apple); with them, one of 15 (none after the likelihood floor of ``regions.py``). They cost protocol D (the shop's
 path, ``evaluate_retrieval --protocol D --no-traffic``): recall@10 0.101 -> 0.092, rooms with a hit 0.689 -> 0.621,
@@ -342,21 +361,16 @@ lists per room 5.79 -> 4.83 (with earlier shoppers' room photos, as the shop run
 sofa, the lamp and the cushions; dropping every region inside a salient box lost recall@10 0.111 -> 0.099."""
 
 
-def _regions_in(embedder, picture, *, salient: list[tuple], mask: np.ndarray | None) -> list:
-    """Regions of the activation map that add to the salient objects ((box, its crop's concepts) each), up to
+def _regions_beyond(regions: list, *, salient: list[tuple], mask: np.ndarray | None) -> list:
+    """The recognised regions that add to the salient objects ((box, its concepts) each), up to
     ``VISUALSEARCH_OBJECTS_MAX`` objects in all."""
-    room = settings.VISUALSEARCH_OBJECTS_MAX - len(salient)
-    if settings.VISUALSEARCH_REGIONS_SIDE <= 0 or room <= 0:
-        return []
     from .embedding.objects import MASK_THRESHOLD
-    from .embedding.regions import recognised_regions
 
     def known(region) -> bool:
         for box, concepts in salient:
             if region.box.iou(box) >= _REGION_SAME_AS_SALIENT_IOU:
                 return True
-            likeliest = sorted(concepts, key=concepts.get, reverse=True)[:_SALIENT_CONCEPTS]
-            if region.box.intersection(box) >= _REGION_INSIDE * region.box.area and region.concept in likeliest:
+            if region.box.intersection(box) >= _REGION_INSIDE * region.box.area and region.concept in concepts:
                 return True
         if mask is None:
             return False
@@ -364,10 +378,8 @@ def _regions_in(embedder, picture, *, salient: list[tuple], mask: np.ndarray | N
         left, top, right, bottom = region.box.pixels(width, height)
         return float((mask[top:bottom, left:right] >= MASK_THRESHOLD).mean()) >= _REGION_MASKED
 
-    regions = recognised_regions(
-        embedder, picture, side=settings.VISUALSEARCH_REGIONS_SIDE, limit=settings.VISUALSEARCH_OBJECTS_MAX
-    )
-    return [region for region in regions if not known(region)][:room]
+    room = settings.VISUALSEARCH_OBJECTS_MAX - len(salient)
+    return [region for region in regions if not known(region)][: max(0, room)]
 
 
 def _photo_query_led(model_key: str, whole: np.ndarray, objects: tuple[FoundObject, ...]) -> PhotoQuery:

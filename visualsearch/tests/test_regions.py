@@ -104,11 +104,10 @@ def test_regions_the_salient_objects_already_hold_are_not_repeated(catalogue):
     assert [o.concept for o in query.objects] == [None, None]
 
 
-def test_a_region_is_dropped_only_when_it_repeats_a_salient_object(settings, monkeypatch):
-    import visualsearch.embedding.regions as regions_module
+def test_a_region_is_dropped_only_when_it_repeats_a_salient_object(settings):
     from visualsearch.embedding.objects import ObjectBox
     from visualsearch.embedding.regions import RecognisedRegion
-    from visualsearch.selectors import _regions_in
+    from visualsearch.selectors import _regions_beyond
 
     def region(concept, x0, y0, x1, y1):
         return RecognisedRegion(box=ObjectBox(x0, y0, x1, y1, 0.01), concept=concept, vector=np.ones(2) / np.sqrt(2))
@@ -116,20 +115,34 @@ def test_a_region_is_dropped_only_when_it_repeats_a_salient_object(settings, mon
     candidates = [
         region(1, 0.05, 0.05, 0.45, 0.45),  # the salient sofa's own box again (IoU 0.64)
         region(2, 0.10, 0.10, 0.20, 0.20),  # inside the sofa's box, under its mask
-        region(3, 0.30, 0.30, 0.40, 0.40),  # inside the sofa's box, off the mask, a concept of the sofa's crop
+        region(3, 0.30, 0.30, 0.40, 0.40),  # inside the sofa's box, off the mask, one of the sofa's concepts
         region(4, 0.30, 0.05, 0.40, 0.15),  # inside the sofa's box, off the mask, another concept: a lamp
         region(5, 0.60, 0.60, 0.90, 0.90),  # elsewhere in the room
     ]
-    monkeypatch.setattr(regions_module, "recognised_regions", lambda *args, **kwargs: candidates)
     sofa = ObjectBox(0.0, 0.0, 0.5, 0.5, 1.0)
     mask = np.zeros((100, 100), np.float32)
     mask[0:25, 0:25] = 1.0  # U²-Net's mask covers the top-left quarter of the sofa's box
     settings.VISUALSEARCH_OBJECTS_MAX = 5
 
-    kept = _regions_in(None, None, salient=[(sofa, {3: 0.5, 9: 0.2})], mask=mask)
+    kept = _regions_beyond(candidates, salient=[(sofa, {3: 0.5, 9: 0.2})], mask=mask)
 
     assert [r.concept for r in kept] == [4, 5]
-    settings.VISUALSEARCH_OBJECTS_MAX = 2
-    assert [r.concept for r in _regions_in(None, None, salient=[(sofa, {3: 0.5})], mask=mask)] == [4]
-    settings.VISUALSEARCH_REGIONS_SIDE = 0
-    assert _regions_in(None, None, salient=[], mask=None) == []
+    settings.VISUALSEARCH_OBJECTS_MAX = 2  # the sofa and one region
+    assert [r.concept for r in _regions_beyond(candidates, salient=[(sofa, {3: 0.5})], mask=mask)] == [4]
+    assert [r.concept for r in _regions_beyond(candidates, salient=[], mask=None)] == [1, 2]
+
+
+def test_a_salient_box_is_pooled_from_the_map_over_the_cells_it_touches():
+    from visualsearch.embedding.objects import ObjectBox
+    from visualsearch.embedding.regions import PhotoMap
+
+    features, weights, bias = _map()
+    found = PhotoMap(features=features, weights=weights, bias=bias)
+
+    np.testing.assert_allclose(found.pooled(ObjectBox(0.12, 0.12, 0.38, 0.38, 1.0)), [1, 0, 0], atol=1e-6)
+    half = found.pooled(ObjectBox(0.05, 0.05, 0.35, 0.35, 1.0))  # cells 0-3 of channel 0: 9 of 16 fire
+    np.testing.assert_allclose(half, [1, 0, 0], atol=1e-6)
+    logits = np.asarray([0, 40, 0, -8], np.float64)  # what the head reads in that box: channel 1 at 4, x 10
+    (concept, probability), = found.concepts(ObjectBox(0.5, 0.6, 0.9, 0.9, 1.0), count=1).items()
+    assert (concept, probability) == (1, pytest.approx(np.exp(40) / np.exp(logits).sum()))
+    assert found.pooled(ObjectBox(0.95, 0.95, 1.0, 1.0, 1.0)).shape == (3,)  # a sliver still has one cell
