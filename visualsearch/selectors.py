@@ -317,7 +317,7 @@ def photo_query(
     else:
         # The whole photo and the main object's crop as the catalogue's pictures are embedded (the first results
         # are theirs); every other object and every recognised region pooled from the one larger forward
-        # (PhotoMap.pooled). Pooling the main object too lost protocol A's R@1 0.385 -> 0.375 (R@5 0.696 -> 0.682).
+        # (PhotoMap.pooled). Pooling the main object too lost protocol A's R@1 0.389 -> 0.375 (R@10 0.797 -> 0.787).
         vectors = embedder.embed([picture, *[picture.crop(box.pixels(*picture.size)) for box in boxes[:1]]])
         whole = vectors[0]
         object_vectors = [*vectors[1:], *[found_map.pooled(box) for box in boxes[1:]]]
@@ -351,14 +351,15 @@ _REGION_SAME_AS_SALIENT_IOU = 0.5
 _REGION_MASKED = 0.5
 _REGION_INSIDE = 0.7
 _SALIENT_CONCEPTS = 10
-"""A recognised region is a salient object already found when it overlaps one's box with IoU 0.5; when half of it
-lies under U²-Net's mask (the "tick" a packshot's apple lights up); or when it lies 70 % inside a salient box and
-its concept is among the 10 likeliest of that object's box (a part of a thin guitar, off its mask). Without
-the last two rules 14 of 15 grocery packshots got 2-4 regions of their one product ("ping-pong ball" on an
-apple); with them, one of 15 (none after the likelihood floor of ``regions.py``). They cost protocol D (the shop's
-path, ``evaluate_retrieval --protocol D --no-traffic``): recall@10 0.101 -> 0.092, rooms with a hit 0.689 -> 0.621,
-lists per room 5.79 -> 4.83 (with earlier shoppers' room photos, as the shop runs: 0.115 and 0.757). Another concept inside a large salient box stays: in a room U²-Net's one box often holds the
-sofa, the lamp and the cushions; dropping every region inside a salient box lost recall@10 0.111 -> 0.099."""
+"""A recognised region is a salient object already found when it overlaps one's box with IoU 0.5; when half of it lies
+under U²-Net's mask (the "tick" a packshot's apple lights up); or when it lies 70 % inside a salient box and its
+concept is among the 10 likeliest of that object's box (a part of a thin guitar, off its mask). Without the last two
+rules 14 of 15 grocery packshots got 2-4 regions of their one product ("ping-pong ball" on an apple); with the mask
+rule alone, one of 15 (an apple's stem, just off its mask); with both, none. With the likelihood floor of
+``regions.py`` they cost protocol D (the shop's path, ``evaluate_retrieval --protocol D --no-traffic``): recall@10
+0.101 -> 0.091, rooms with a hit 0.689 -> 0.612, lists per room 5.79 -> 4.78 (with earlier shoppers' room photos, as
+the shop runs: 0.114 and 0.728). Another concept inside a large salient box stays: in a room U²-Net's one box often
+holds the sofa, the lamp and the cushions; dropping every region inside a salient box lost recall@10 0.111 -> 0.099."""
 
 
 def _regions_beyond(regions: list, *, salient: list[tuple], mask: np.ndarray | None) -> list:

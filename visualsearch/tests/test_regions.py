@@ -33,8 +33,8 @@ def test_each_concept_gets_the_box_where_it_fires_and_the_vector_pooled_over_it(
 
     assert [r.concept for r in regions] == [1, 0]  # likeliest first; concept 2 is concept 0's box again
     by_concept = {r.concept: r for r in regions}
-    assert (by_concept[0].box.x0, by_concept[0].box.y0, by_concept[0].box.x1, by_concept[0].box.y1) == (0.1, 0.1, 0.4, 0.4)
-    assert (by_concept[1].box.x0, by_concept[1].box.y0, by_concept[1].box.x1, by_concept[1].box.y1) == (0.5, 0.6, 0.9, 0.9)
+    corners = {c: (r.box.x0, r.box.y0, r.box.x1, r.box.y1) for c, r in by_concept.items()}
+    assert corners == {0: (0.1, 0.1, 0.4, 0.4), 1: (0.5, 0.6, 0.9, 0.9)}
     np.testing.assert_allclose(by_concept[0].vector, [1, 0, 0], atol=1e-6)
     np.testing.assert_allclose(by_concept[1].vector, [0, 1, 0], atol=1e-6)
     logits = weights @ features.mean(axis=(1, 2)) + bias
