@@ -116,6 +116,8 @@ def test_a_region_is_dropped_only_when_it_repeats_a_salient_object(settings):
         region(1, 0.05, 0.05, 0.45, 0.45),  # the salient sofa's own box again (IoU 0.64)
         region(2, 0.10, 0.10, 0.20, 0.20),  # inside the sofa's box, under its mask
         region(3, 0.30, 0.30, 0.40, 0.40),  # inside the sofa's box, off the mask, one of the sofa's concepts
+        region(3, 0.40, 0.30, 0.56, 0.40),  # the same concept spilling over the box's edge, 62 % inside
+        region(6, 0.40, 0.30, 0.56, 0.40),  # ... and another concept there: a lamp behind the sofa
         region(4, 0.30, 0.05, 0.40, 0.15),  # inside the sofa's box, off the mask, another concept: a lamp
         region(5, 0.60, 0.60, 0.90, 0.90),  # elsewhere in the room
     ]
@@ -126,10 +128,10 @@ def test_a_region_is_dropped_only_when_it_repeats_a_salient_object(settings):
 
     kept = _regions_beyond(candidates, salient=[(sofa, {3: 0.5, 9: 0.2})], mask=mask)
 
-    assert [r.concept for r in kept] == [4, 5]
+    assert [r.concept for r in kept] == [6, 4, 5]
     settings.VISUALSEARCH_OBJECTS_MAX = 2  # the sofa and one region
-    assert [r.concept for r in _regions_beyond(candidates, salient=[(sofa, {3: 0.5})], mask=mask)] == [4]
-    assert [r.concept for r in _regions_beyond(candidates, salient=[], mask=None)] == [1, 2]
+    assert [r.concept for r in _regions_beyond(candidates, salient=[(sofa, {3: 0.5})], mask=mask)] == [6]
+    assert [r.concept for r in _regions_beyond(candidates, salient=[], mask=None)] == [1, 2]  # nothing to repeat
 
 
 def test_a_salient_box_is_pooled_from_the_map_over_the_cells_it_touches():

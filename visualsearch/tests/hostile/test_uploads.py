@@ -38,6 +38,10 @@ class _CountingEmbedder:
     take a minute each on a shared 2-core machine.)
     """
 
+    network = None
+    """No head to read, so no recognised regions (as for a downloaded torchvision key): each object's crop is
+    embedded here, and these tests see every picture the model would."""
+
     def __init__(self, dimension: int) -> None:
         self.dimension = dimension
         self.sizes: list[tuple[int, int]] = []
