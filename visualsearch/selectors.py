@@ -358,8 +358,8 @@ cells, 32 px at 480, spill past the spout: 69 % inside, so 70 % was not enough).
 rules 14 of 15 grocery packshots got 2-4 regions of their one product ("ping-pong ball" on an apple); with the mask
 rule alone, one of 15 (an apple's stem, just off its mask); with both, none. With the likelihood floor of
 ``regions.py`` they cost protocol D (the shop's path, ``evaluate_retrieval --protocol D --no-traffic``): recall@10
-0.101 -> 0.091, rooms with a hit 0.689 -> 0.612, lists per room 5.79 -> 4.78 (with earlier shoppers' room photos, as
-the shop runs: 0.114 and 0.728). Another concept inside a large salient box stays: in a room U²-Net's one box often
+0.101 -> 0.089, rooms with a hit 0.689 -> 0.602, lists per room 5.79 -> 4.69 (with earlier shoppers' room photos, as
+the shop runs: 0.111 and 0.718). Another concept inside a large salient box stays: in a room U²-Net's one box often
 holds the sofa, the lamp and the cushions; dropping every region inside a salient box lost recall@10 0.111 -> 0.099."""
 
 

@@ -21,7 +21,7 @@ top 10 0.340 -> 0.689 at 480 px. Four fixed corner crops, embedded, give 0.099 /
 here) against this one forward (56 ms at 480 x 352), and boxes nobody would call an object. Pooling the region
 from the map did as well as cropping and embedding it (480 px, no cap on objects: 0.119 vs 0.114) at no forward
 per region. On the shop's own path, with the rules that keep a packshot one object (``selectors._regions_beyond``):
-0.038 -> 0.091 for a fresh shop, 0.062 -> 0.114 (rooms with a hit 0.515 -> 0.728) with earlier shoppers' room
+0.038 -> 0.089 for a fresh shop, 0.062 -> 0.111 (rooms with a hit 0.515 -> 0.718) with earlier shoppers' room
 photos.
 """
 
