@@ -280,10 +280,10 @@ def photo_query(
 ) -> PhotoQuery:
     """A shopper's photo to what search needs: the leading vector, and the separate objects with theirs.
 
-    The whole photo goes through the same intake and preprocessing as catalogue images. For the objects, one more
-    forward of the whole photo at ``VISUALSEARCH_REGIONS_SIDE`` gives every salient object's vector and the
-    regions the network recognises (with it at 0, each salient crop is embedded instead). A crop box the shopper
-    drew always wins: then no object step runs. Raises
+    The whole photo and the main salient object's crop go through the same intake and preprocessing as catalogue
+    images, in one batch. One more forward of the whole photo at ``VISUALSEARCH_REGIONS_SIDE`` gives the other
+    salient objects' vectors and the regions the network recognises (with it at 0, each salient crop is embedded
+    instead, and there are no regions). A crop box the shopper drew always wins: then no object step runs. Raises
     ImageRejected for files that are not acceptable photos (or a crop too small to see). Nothing is written.
     """
     model_key = model_key or active_model_key()
