@@ -418,14 +418,11 @@ class RoomScores:
 
 
 def _rooms_traffic(*, paths: list[Path], model_key: str, progress: Progress) -> None:
-    """The other half's room photos searched first, as earlier shoppers of a furniture shop (only their running
-    mean is kept, as in ``traffic_replay``; their products are never read)."""
+    """The other half's room photos searched first, as earlier shoppers of a furniture shop, on a fresh query mean
+    (``traffic_replay``: only their running mean is kept; their products are never read)."""
     query_statistics_reset(model_key=model_key)
-    for number, path in enumerate(paths):
-        query = photo_query(path.read_bytes(), model_key=model_key)
-        query_vector_observe(model_key=query.model_key, vector=query.vector)
-        progress("earlier shoppers' room photos", number + 1, len(paths))
-    query_statistics_flush()
+    traffic_replay(photos=[EvalPhoto(path=path, label="", split="traffic") for path in paths], model_key=model_key,
+                   progress=progress)
 
 
 def evaluate_rooms(

@@ -102,6 +102,11 @@ class ObjectBox:
         union = self.area + other.area - inter
         return inter / union if union > 0 else 0.0
 
+    def same_thing_as(self, other: "ObjectBox", *, iou: float, contained: float) -> bool:
+        """Their IoU is at least ``iou``, or at least ``contained`` of the smaller lies inside the larger."""
+        smaller = min(self.area, other.area)
+        return self.iou(other) >= iou or (smaller > 0 and _intersection(self, other) / smaller >= contained)
+
     def pixels(self, width: int, height: int) -> tuple[int, int, int, int]:
         """The box in pixels of a ``width`` x ``height`` picture, as ``Image.crop`` takes it (never empty)."""
         left = min(width - 1, max(0, int(self.x0 * width)))
@@ -299,9 +304,7 @@ def _merged(boxes: list[ObjectBox]) -> list[ObjectBox]:
         for i in range(len(boxes)):
             for j in range(i + 1, len(boxes)):
                 a, b = boxes[i], boxes[j]
-                inter = _intersection(a, b)
-                smaller = min(a.area, b.area)
-                if a.iou(b) >= MERGE_IOU or (smaller > 0 and inter / smaller >= MERGE_CONTAINED):
+                if a.same_thing_as(b, iou=MERGE_IOU, contained=MERGE_CONTAINED):
                     boxes[i] = ObjectBox(
                         min(a.x0, b.x0), min(a.y0, b.y0), max(a.x1, b.x1), max(a.y1, b.y1), a.score + b.score
                     )

@@ -89,11 +89,6 @@ def _network_input(embedder, image: Image.Image, side: int):
     return torch.from_numpy(array.transpose(2, 0, 1)[None].copy())
 
 
-def _same_thing(a: ObjectBox, b: ObjectBox) -> bool:
-    smaller = min(a.area, b.area)
-    return a.iou(b) >= SAME_IOU or (smaller > 0 and a.intersection(b) / smaller >= SAME_CONTAINED)
-
-
 def regions_from_map(features: np.ndarray, *, weights: np.ndarray, bias: np.ndarray, concepts: int = CONCEPTS,
                      threshold: float = THRESHOLD, limit: int = 5) -> list[RecognisedRegion]:
     """Regions of a (C, h, w) feature map under a linear head (``weights`` (K, C), ``bias`` (K,)), likeliest first."""
@@ -112,7 +107,9 @@ def regions_from_map(features: np.ndarray, *, weights: np.ndarray, bias: np.ndar
         components = mask_components(normalised >= threshold, normalised)
         x0, y0, x1, y1, _, _ = max(components, key=lambda c: c[5])
         box = ObjectBox(x0 / width, y0 / height, x1 / width, y1 / height, round(float(probabilities[concept]), 4))
-        if not MIN_AREA <= box.area <= MAX_AREA or any(_same_thing(box, other.box) for other in found):
+        if not MIN_AREA <= box.area <= MAX_AREA:
+            continue
+        if any(box.same_thing_as(other.box, iou=SAME_IOU, contained=SAME_CONTAINED) for other in found):
             continue
         vector = features[:, y0:y1, x0:x1].mean(axis=(1, 2))
         found.append(RecognisedRegion(box=box, concept=concept, vector=vector / np.linalg.norm(vector)))
